@@ -1,0 +1,62 @@
+# restyle: `make test` and `make demo` are the two commands of the README.
+#
+# TORCH picks the PyTorch build installed before the project: the CPU wheel by default (on a machine
+# with a CUDA GPU, `make test TORCH=torch`). Installing it first keeps pip from pulling another torch.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+TORCH   ?= torch==2.13.0
+EXTRAS  ?= cpu,train,video,openvino,dev
+SOURCES := $(shell find sdk training export -name '*.py' -o -name '*.onnx' 2>/dev/null)
+# The editable install links files into build/: `strict` mode lets mypy see the package-dir mapping.
+EDITABLE := --config-settings editable_mode=strict
+PYTEST_ARGS ?=
+
+.PHONY: test test-slow lint typecheck pytest demo bench install clean
+
+install: $(VENV)/.package
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Third-party dependencies: reinstalled only when pyproject.toml changes.
+$(VENV)/.deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]" $(EDITABLE)
+	# tensorrt-stubs declares TensorRT itself as a requirement, which is not installable everywhere.
+	$(BIN)/pip install -q --no-deps tensorrt-stubs
+	# The 10.13 stubs have four lines that are not valid Python (a parameter named `in`, a required
+	# parameter after defaults): repair them so mypy can read the TensorRT API.
+	sed -i -E 's/([(,] )in: /\1in_: /g; s/channel_axis: int\) -> IScaleLayer/channel_axis: int = ...) -> IScaleLayer/' \
+		"$$($(BIN)/python -c 'import tensorrt_stubs, pathlib; print(pathlib.Path(tensorrt_stubs.__file__).parents[1])')/tensorrt_bindings/tensorrt.pyi"
+	touch $@
+
+# The project itself: relinked when a source file is added or changed.
+$(VENV)/.package: $(VENV)/.deps $(SOURCES) pyproject.toml
+	$(BIN)/pip install -q --no-deps -e . $(EDITABLE)
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy -p restyle
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+test-slow: install
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/pytest benchmarks -m "benchmark_full or not benchmark_full" --benchmark-only \
+		--benchmark-json=out/bench.json $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/python -m restyle demo --out out
+
+clean:
+	rm -rf $(VENV) build out .pytest_cache .mypy_cache .ruff_cache

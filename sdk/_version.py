@@ -1,0 +1,3 @@
+"""restyle's version, read by packaging and written into every exported model."""
+
+__version__ = "0.1.0"

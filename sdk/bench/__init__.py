@@ -1,0 +1,1 @@
+"""Throughput measurement behind `restyle bench`."""

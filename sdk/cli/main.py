@@ -1,0 +1,76 @@
+"""``restyle`` entry point: builds the parser from the registry and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from restyle._version import __version__
+from restyle.cli.registry import commands
+from restyle.errors import RestyleError
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("restyle.cli")
+
+# Modules that register subcommands. Each is light: it imports its heavy package inside `run`.
+_COMMAND_MODULES = (
+    "restyle.cli.info",
+)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``restyle`` argument parser."""
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module)
+    parser = argparse.ArgumentParser(
+        prog="restyle",
+        description="Learn an image style, export it, and apply it fast.",
+    )
+    parser.add_argument("--version", action="version", version=f"restyle {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in sorted(commands().values(), key=lambda c: c.name):
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.configure(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbose
+                                           else "%(message)s"))
+    root = logging.getLogger("restyle")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``restyle`` with ``argv`` (default: the process arguments); returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    run = getattr(args, "_run", None)
+    if run is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USER_ERROR
+    try:
+        code: int = run(args)
+    except RestyleError as exc:
+        log.error("error: %s", exc)
+        log.debug("details", exc_info=True)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        log.error("interrupted: finished work was kept; run the same command again to resume")
+        return EXIT_INTERRUPTED
+    return code

@@ -1,0 +1,1 @@
+"""CUDA streams, pinned and device buffers: one interface, cuda-python and pycuda."""

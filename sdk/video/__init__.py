@@ -1,0 +1,1 @@
+"""Video: decode, stylise in batches and encode, overlapped."""

@@ -1,0 +1,1 @@
+"""Training feed-forward style generators (needs `restyle[train]`)."""

@@ -1,0 +1,1 @@
+"""Generator architectures, registered by name."""
