@@ -34,7 +34,7 @@ $(VENV)/.deps: pyproject.toml | $(BIN)/python
 
 # The project itself: relinked when a source file is added or changed.
 $(VENV)/.package: $(VENV)/.deps $(SOURCES) pyproject.toml
-	$(BIN)/pip install -q --no-deps -e . $(EDITABLE)
+	flock $(VENV)/.lock $(BIN)/pip install -q --no-deps -e . $(EDITABLE)
 	touch $@
 
 lint: install

@@ -11,7 +11,7 @@ __all__ = ["EXTRAS", "require"]
 
 #: module name → (extra, what it is for). The extra is what `pip install 'restyle[EXTRA]'` takes.
 EXTRAS: dict[str, tuple[str, str]] = {
-    "onnxruntime": ("cpu", "running models with ONNX Runtime (or 'restyle[gpu]' on a CUDA machine)"),
+    "onnxruntime": ("cpu", "running models with ONNX Runtime ([gpu] on a CUDA machine)"),
     "openvino": ("openvino", "the OpenVINO CPU backend"),
     "av": ("video", "reading and writing video"),
     "torch": ("train", "training and export"),

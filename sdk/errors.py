@@ -8,7 +8,7 @@ same meaning, the restyle error also subclasses it, so ``except ValueError`` kee
     ├── InvalidImageError(ValueError)      an image (file, array, PIL mode) cannot be used
     ├── InvalidVideoError(ValueError)      a video file is corrupt, empty or not a video
     ├── ModelFormatError(ValueError)       a file is not a (readable) restyle model / checkpoint
-    │   └── EngineMismatchError            a TensorRT engine built for another TensorRT / GPU / model
+    │   └── EngineMismatchError            an engine built for another TensorRT, GPU or model
     ├── DependencyError(ImportError)       an optional dependency is missing: names the extra
     ├── BackendUnavailableError            a requested backend cannot run here (no GPU, no driver …)
     ├── BackendError                       a backend failed while running
@@ -52,7 +52,7 @@ class ConfigError(RestyleError, ValueError):
 
 
 class InvalidImageError(RestyleError, ValueError):
-    """An image cannot be read or converted (corrupt file, unsupported mode or dtype, wrong shape)."""
+    """An image cannot be read or converted (corrupt file, unsupported mode/dtype, bad shape)."""
 
 
 class InvalidVideoError(RestyleError, ValueError):

@@ -75,7 +75,7 @@ class ModelInfo:
 
     @classmethod
     def from_props(cls, path: str, props: dict[str, str]) -> ModelInfo:
-        """Build from ``metadata_props``; raises :class:`ModelFormatError` if not a restyle model."""
+        """Build from ``metadata_props``; :class:`ModelFormatError` if not a restyle model."""
         ours = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
         if "format_version" not in ours:
             raise ModelFormatError(

@@ -18,7 +18,7 @@ def format_duration(seconds: float) -> str:
     """Format seconds as ``H:MM:SS`` or ``M:SS``; unknown as ``?``."""
     if seconds != seconds or seconds < 0 or seconds == float("inf"):  # NaN or unknown
         return "?"
-    s = int(round(seconds))
+    s = round(seconds)
     h, rem = divmod(s, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

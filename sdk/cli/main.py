@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 
@@ -16,10 +17,9 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("restyle.cli")
 
-# Modules that register subcommands. Each is light: it imports its heavy package inside `run`.
-_COMMAND_MODULES = (
-    "restyle.cli.info",
-)
+# Every module of restyle.cli but these registers subcommands. Each is light: it imports its heavy
+# package (torch, av, ...) inside `run`, so `restyle --help` stays fast and torch-free.
+_NOT_COMMANDS = frozenset({"main", "registry"})
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -27,8 +27,11 @@ EXIT_INTERRUPTED = 130
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``restyle`` argument parser."""
-    for module in _COMMAND_MODULES:
-        importlib.import_module(module)
+    import restyle.cli
+
+    for module in pkgutil.iter_modules(restyle.cli.__path__):
+        if module.name not in _NOT_COMMANDS and not module.name.startswith("_"):
+            importlib.import_module(f"restyle.cli.{module.name}")
     parser = argparse.ArgumentParser(
         prog="restyle",
         description="Learn an image style, export it, and apply it fast.",

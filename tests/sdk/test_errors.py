@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from restyle import errors
 from restyle._optional import require
 
