@@ -1,0 +1,109 @@
+"""What a user would pick instead of restyle, each timed on the same model and input.
+
+Every baseline is a callable factory: it builds the thing (outside the timing), and returns a
+zero-argument function that runs one batch, plus a synchronise function for the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restyle._optional import require
+from restyle.errors import BackendUnavailableError
+from restyle.modelinfo import ModelInfo
+
+__all__ = ["Runnable", "plain_onnxruntime", "plain_openvino", "torch_generator", "torch_runnable"]
+
+log = logging.getLogger("restyle.bench")
+
+
+@dataclass(frozen=True)
+class Runnable:
+    """One batch of work, ready to time."""
+
+    name: str
+    run: Callable[[], object]
+    synchronize: Callable[[], None] | None = None
+    gpu_peak_bytes: Callable[[], int] | None = None
+
+
+def _frames(batch: int, height: int, width: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(batch, height, width, 3), dtype=np.uint8)
+
+
+def torch_generator(info: ModelInfo) -> Any:
+    """The PyTorch module of the model's architecture (random weights: speed does not depend on
+    them). Needs ``restyle[train]``."""
+    require("torch", purpose="the PyTorch baselines")
+    from restyle.training.models import create_model
+
+    return create_model(info.arch, **info.arch_config).eval()
+
+
+def torch_runnable(
+    info: ModelInfo,
+    *,
+    batch: int,
+    height: int,
+    width: int,
+    device: str = "cpu",
+    fp16: bool = False,
+    channels_last: bool = False,
+    compile_model: bool = False,
+) -> Runnable:
+    """PyTorch eager (or ``torch.compile``) on a float32/FP16 NCHW tensor, as a user would run it.
+
+    The input is already a tensor on the device: the baseline is not charged for conversions.
+    """
+    torch = require("torch", purpose="the PyTorch baselines")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailableError("PyTorch sees no CUDA device")
+    model = torch_generator(info).to(device)
+    mult = int(getattr(model, "size_multiple", 1))
+    h, w = -(-height // mult) * mult, -(-width // mult) * mult
+    dtype = torch.float16 if fp16 else torch.float32
+    x = torch.rand(batch, 3, h, w, device=device, dtype=dtype)
+    model = model.to(dtype=dtype)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    fn = torch.compile(model) if compile_model else model
+
+    def run() -> object:
+        with torch.inference_mode():
+            return fn(x)
+
+    name = "torch " + ("compile" if compile_model else "eager") + (" fp16" if fp16 else " fp32")
+    if channels_last:
+        name += " channels-last"
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        return Runnable(name, run, torch.cuda.synchronize,
+                        lambda: int(torch.cuda.max_memory_allocated()))
+    return Runnable(name, run)
+
+
+def plain_onnxruntime(path: Path, info: ModelInfo, *, batch: int, height: int,
+                      width: int) -> Runnable:
+    """``onnxruntime.InferenceSession(path)`` with default options, fed the uint8 batch."""
+    ort = require("onnxruntime")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {info.input_name: _frames(batch, height, width)}
+    return Runnable("plain onnxruntime", lambda: session.run(None, feed))
+
+
+def plain_openvino(path: Path, info: ModelInfo, *, batch: int, height: int,
+                   width: int) -> Runnable:
+    """``openvino.Core().compile_model(path, "CPU")`` with default options."""
+    ov = require("openvino")
+    compiled = ov.Core().compile_model(str(path), "CPU")
+    frames = _frames(batch, height, width)
+    request = compiled.create_infer_request()
+    return Runnable("plain openvino", lambda: request.infer({0: frames}))

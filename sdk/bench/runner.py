@@ -1,0 +1,217 @@
+"""The `restyle bench` measurement: backends × resolutions × batches against baselines, one run."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restyle.bench.baselines import (
+    Runnable,
+    plain_onnxruntime,
+    plain_openvino,
+    torch_runnable,
+)
+from restyle.bench.ceiling import matmul_ceiling_gflops
+from restyle.bench.flops import flops_per_frame
+from restyle.bench.memory import peak_rss_bytes, reset_peak_rss
+from restyle.bench.timing import measure
+from restyle.environment import probe
+from restyle.errors import RestyleError
+from restyle.modelinfo import ModelInfo, read_model_info
+from restyle.styles import resolve_model
+
+__all__ = ["BenchConfig", "BenchResult", "run_bench"]
+
+log = logging.getLogger("restyle.bench")
+
+EAGER = "torch eager fp32"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to measure."""
+
+    model: str
+    backends: tuple[str, ...] = ("auto",)
+    resolutions: tuple[tuple[int, int], ...] = ((512, 512),)
+    batches: tuple[int, ...] = (1,)
+    baselines: tuple[str, ...] = ("torch-eager", "onnxruntime", "openvino")
+    warmup: int = 2
+    repeat: int = 7
+    min_time: float = 1.0
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One measured row."""
+
+    name: str
+    kind: str  # "restyle" or "baseline"
+    height: int
+    width: int
+    batch: int
+    fps: float
+    p50_ms: float
+    p99_ms: float
+    spread: float
+    peak_rss_mb: float
+    ratio_to_eager: float | None = None
+    flop_efficiency: float | None = None
+    gpu_peak_mb: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class BenchReport:
+    """Everything one run measured, with the machine it ran on."""
+
+    model: str
+    date: str
+    machine: dict[str, str]
+    ceiling_gflops: float
+    flops_per_frame: dict[str, float | None]
+    results: list[BenchResult] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _frames(batch: int, height: int, width: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    return [rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8) for _ in range(batch)]
+
+
+def _stylizer_runnable(model: str, backend: str, batch: int, height: int,
+                       width: int) -> tuple[Runnable, Callable[[], None], str]:
+    from restyle import Stylizer
+
+    st = Stylizer(model, backend=backend, batch_size=batch)
+    frames = _frames(batch, height, width)
+    info = st.info
+    name = f"restyle {info.get('backend', backend)}"
+    detail = str(info.get("precision", ""))
+    return Runnable(name, lambda: st.stylize_batch(frames)), st.close, detail
+
+
+def _row(r: Runnable, kind: str, h: int, w: int, batch: int, cfg: BenchConfig,
+         detail: str = "") -> BenchResult:
+    reset_peak_rss()
+    t = measure(r.run, warmup=cfg.warmup, repeat=cfg.repeat, min_time=cfg.min_time,
+                synchronize=r.synchronize)
+    gpu = r.gpu_peak_bytes() / 2**20 if r.gpu_peak_bytes else None
+    return BenchResult(name=r.name, kind=kind, height=h, width=w, batch=batch,
+                       fps=batch / t.median, p50_ms=t.p50 * 1e3, p99_ms=t.p99 * 1e3,
+                       spread=t.spread, peak_rss_mb=peak_rss_bytes() / 2**20, gpu_peak_mb=gpu,
+                       detail=detail)
+
+
+def _baselines(path: Path, info: ModelInfo, h: int, w: int, batch: int,
+               cfg: BenchConfig) -> dict[str, Callable[[], Runnable]]:
+    wanted: dict[str, Callable[[], Runnable]] = {}
+    if "torch-eager" in cfg.baselines:
+        wanted[EAGER] = lambda: torch_runnable(info, batch=batch, height=h, width=w)
+    if "torch-compile" in cfg.baselines:
+        wanted["torch compile fp32"] = lambda: torch_runnable(info, batch=batch, height=h,
+                                                              width=w, compile_model=True)
+    if "torch-cuda" in cfg.baselines:
+        wanted["torch eager fp32 cuda"] = lambda: torch_runnable(
+            info, batch=batch, height=h, width=w, device="cuda")
+        wanted["torch eager fp16 channels-last cuda"] = lambda: torch_runnable(
+            info, batch=batch, height=h, width=w, device="cuda", fp16=True, channels_last=True)
+    if "onnxruntime" in cfg.baselines:
+        wanted["plain onnxruntime"] = lambda: plain_onnxruntime(path, info, batch=batch,
+                                                                height=h, width=w)
+    if "openvino" in cfg.baselines:
+        wanted["plain openvino"] = lambda: plain_openvino(path, info, batch=batch, height=h,
+                                                          width=w)
+    return wanted
+
+
+def run_bench(cfg: BenchConfig, *, on_result: Callable[[BenchResult], None] | None = None
+              ) -> BenchReport:
+    """Measure every case of ``cfg`` and its baselines in this one process.
+
+    Args:
+        cfg: Model, backends, resolutions, batches and baselines.
+        on_result: Called with each row as soon as it is measured (for live output).
+
+    Returns:
+        The report; ratios are against PyTorch eager FP32 measured in the same run, FLOP
+        efficiency against a matrix-multiply ceiling measured in the same run.
+
+    Example:
+        >>> run_bench(BenchConfig(model="my.onnx"))  # doctest: +SKIP
+    """
+    path = resolve_model(cfg.model)
+    info = read_model_info(path)
+    machine = {c.name: (c.version or f"- {c.missing_reason}") + (f" ({c.detail})" if c.detail
+                                                                 else "")
+               for c in probe()}
+    ceiling = matmul_ceiling_gflops()
+    log.info("matmul ceiling: %.1f GFLOP/s", ceiling)
+    report = BenchReport(model=str(path), date=datetime.datetime.now(datetime.UTC).isoformat(
+        timespec="seconds"), machine=machine, ceiling_gflops=ceiling, flops_per_frame={})
+    emit = on_result or (lambda _r: None)
+    for h, w in cfg.resolutions:
+        flops = flops_per_frame(info, h, w)
+        report.flops_per_frame[f"{h}x{w}"] = flops
+        for batch in cfg.batches:
+            rows: list[BenchResult] = []
+            for name, make in _baselines(path, info, h, w, batch, cfg).items():
+                try:
+                    rows.append(_row(make(), "baseline", h, w, batch, cfg))
+                except (RestyleError, RuntimeError, OSError) as exc:
+                    report.skipped[f"{name} {h}x{w} b{batch}"] = str(exc)
+                    log.info("skipped %s: %s", name, exc)
+            for backend in cfg.backends:
+                try:
+                    runnable, close, detail = _stylizer_runnable(str(path), backend, batch, h, w)
+                except RestyleError as exc:
+                    report.skipped[f"restyle {backend} {h}x{w} b{batch}"] = str(exc)
+                    log.info("skipped backend %s: %s", backend, exc)
+                    continue
+                try:
+                    rows.append(_row(runnable, "restyle", h, w, batch, cfg, detail))
+                finally:
+                    close()
+            eager = next((r.fps for r in rows if r.name == EAGER), None)
+            for r in rows:
+                ratio = r.fps / eager if eager else None
+                eff = (flops * r.fps / (ceiling * 1e9)) if flops else None
+                final = BenchResult(**{**asdict(r), "ratio_to_eager": ratio,
+                                       "flop_efficiency": eff})
+                report.results.append(final)
+                emit(final)
+    return report
+
+
+def format_table(report: BenchReport) -> str:
+    """A plain-text table of the report."""
+    head = ("name", "res", "batch", "frames/s", "p50 ms", "p99 ms", "spread", "x eager",
+            "FLOP eff", "peak RSS MB")
+    rows: list[Sequence[str]] = [head]
+    for r in report.results:
+        rows.append((
+            r.name + (f" [{r.detail}]" if r.detail else ""),
+            f"{r.height}x{r.width}", str(r.batch), f"{r.fps:.2f}", f"{r.p50_ms:.1f}",
+            f"{r.p99_ms:.1f}", f"±{r.spread * 50:.0f}%",
+            f"{r.ratio_to_eager:.2f}" if r.ratio_to_eager else "-",
+            f"{r.flop_efficiency * 100:.0f}%" if r.flop_efficiency else "-",
+            f"{r.peak_rss_mb:.0f}" + (f" / GPU {r.gpu_peak_mb:.0f}" if r.gpu_peak_mb else ""),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(row)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(f"matmul ceiling {report.ceiling_gflops:.1f} GFLOP/s; machine: "
+                 f"{report.machine.get('cpu', '?')}; {report.date}")
+    for what, why in report.skipped.items():
+        lines.append(f"skipped {what}: {why}")
+    return "\n".join(lines)

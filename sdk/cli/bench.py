@@ -1,0 +1,88 @@
+"""``restyle bench``: throughput of restyle's backends against the baselines, in one run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from restyle.cli.registry import command
+from restyle.errors import ConfigError
+
+log = logging.getLogger("restyle.cli")
+
+_NAMED = {"256": (256, 256), "512": (512, 512), "720p": (720, 1280), "1080p": (1080, 1920)}
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """``512`` / ``720p`` / ``HxW`` → (height, width)."""
+    if text in _NAMED:
+        return _NAMED[text]
+    parts = text.lower().split("x")
+    try:
+        if len(parts) == 1:
+            side = int(parts[0])
+            return side, side
+        if len(parts) == 2:
+            return int(parts[0]), int(parts[1])
+    except ValueError:
+        pass
+    raise ConfigError(f"resolution {text!r} is not understood: use 512, 720p, 1080p or HxW")
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", default=None,
+                   help="ONNX model or bundled style (default: the first bundled style)")
+    p.add_argument("--backend", action="append", default=None,
+                   help="backend(s) to measure: auto, tensorrt, ort-cuda, openvino, ort-cpu "
+                        "(repeatable; default auto)")
+    p.add_argument("--resolution", action="append", default=None,
+                   help="512, 720p, 1080p or HxW (repeatable; default 512)")
+    p.add_argument("--batch", action="append", type=int, default=None,
+                   help="batch size(s) (repeatable; default 1)")
+    p.add_argument("--baseline", action="append", default=None,
+                   choices=["torch-eager", "torch-compile", "torch-cuda", "onnxruntime",
+                            "openvino", "none"],
+                   help="baselines measured in the same run (default: torch-eager, onnxruntime, "
+                        "openvino)")
+    p.add_argument("--repeat", type=int, default=7, help="timed runs at least (default 7)")
+    p.add_argument("--json", metavar="OUT", help="write the full report as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="draw frames/s against batch size")
+
+
+@command("bench", help="measure frames/s, latency and efficiency against baselines",
+         configure=_configure)
+def run(args: argparse.Namespace) -> int:
+    from restyle.bench.runner import BenchConfig, format_table, run_bench
+    from restyle.paths import atomic_output
+    from restyle.styles import list_styles
+
+    model = args.model
+    if model is None:
+        styles = list_styles()
+        if not styles:
+            raise ConfigError("no model given and no bundled style installed: "
+                              "`restyle bench MODEL.onnx`")
+        model = styles[0].name
+    baselines = tuple(b for b in (args.baseline or ["torch-eager", "onnxruntime", "openvino"])
+                      if b != "none")
+    cfg = BenchConfig(
+        model=model,
+        backends=tuple(args.backend or ["auto"]),
+        resolutions=tuple(parse_resolution(r) for r in (args.resolution or ["512"])),
+        batches=tuple(args.batch or [1]),
+        baselines=baselines,
+        repeat=args.repeat,
+    )
+    report = run_bench(cfg, on_result=lambda r: log.info("%s %dx%d b%d: %.2f frames/s", r.name,
+                                                         r.height, r.width, r.batch, r.fps))
+    sys.stdout.write(format_table(report) + "\n")
+    if args.json:
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(report.as_dict(), indent=2))
+    if args.plot:
+        from restyle.bench.plot import plot_throughput
+
+        plot_throughput(report, args.plot)
+    return 0
