@@ -51,9 +51,11 @@ test: lint typecheck pytest
 test-slow: install
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
+# The full benchmark matrix with timing; compare runs with --benchmark-compare.
 bench: install
-	$(BIN)/pytest benchmarks -m "benchmark_full or not benchmark_full" --benchmark-only \
-		--benchmark-json=out/bench.json $(PYTEST_ARGS)
+	mkdir -p out
+	RESTYLE_BENCH=full $(BIN)/pytest benchmarks -m "slow or not slow" --benchmark-enable \
+		--benchmark-only --benchmark-json=out/bench.json $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/python -m restyle demo --out out

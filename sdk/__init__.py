@@ -25,6 +25,7 @@ from restyle.errors import (
 )
 from restyle.modelinfo import ModelInfo, read_model_info
 from restyle.styles import list_styles
+from restyle.stylizer import Stylizer
 
 __all__ = [
     "BackendError",
@@ -41,6 +42,7 @@ __all__ = [
     "OutOfMemoryError",
     "OutputError",
     "RestyleError",
+    "Stylizer",
     "TrainingError",
     "__version__",
     "list_styles",

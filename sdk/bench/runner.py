@@ -95,8 +95,8 @@ def _stylizer_runnable(model: str, backend: str, batch: int, height: int,
     st = Stylizer(model, backend=backend, batch_size=batch)
     frames = _frames(batch, height, width)
     info = st.info
-    name = f"restyle {info.get('backend', backend)}"
-    detail = str(info.get("precision", ""))
+    name = f"restyle {info.backend}"
+    detail = f"{info.precision}, {info.provider}"
     return Runnable(name, lambda: st.stylize_batch(frames)), st.close, detail
 
 

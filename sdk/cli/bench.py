@@ -35,7 +35,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", default=None,
                    help="ONNX model or bundled style (default: the first bundled style)")
     p.add_argument("--backend", action="append", default=None,
-                   help="backend(s) to measure: auto, tensorrt, ort-cuda, openvino, ort-cpu "
+                   help="backend(s) to measure: auto, tensorrt, ort_cuda, openvino, ort_cpu "
                         "(repeatable; default auto)")
     p.add_argument("--resolution", action="append", default=None,
                    help="512, 720p, 1080p or HxW (repeatable; default 512)")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from restyle import errors
 from restyle._optional import require
 

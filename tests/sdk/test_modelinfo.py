@@ -5,6 +5,7 @@ from pathlib import Path
 import onnx
 import pytest
 from onnx import TensorProto, helper
+
 from restyle.errors import ModelFormatError
 from restyle.modelinfo import read_metadata_props, read_model_info
 

@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import pytest
+
 from restyle.errors import OutputError
 from restyle.paths import atomic_output, cache_dir
 from restyle.progress import Progress, format_duration

@@ -1,0 +1,57 @@
+"""Writing a model's description into its ONNX ``metadata_props`` (the keys of restyle.modelinfo).
+
+:class:`restyle.modelinfo.ModelInfo` is the record and :data:`restyle.modelinfo.KEYS` the list of
+keys; this module only turns one into the other, so reading (in the torch-free runtime) and
+writing (here) cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from restyle.modelinfo import KEYS, PREFIX, ModelInfo
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["metadata_props", "write_metadata"]
+
+
+def metadata_props(info: ModelInfo) -> dict[str, str]:
+    """Every key of :data:`~restyle.modelinfo.KEYS`, prefixed ``restyle.``, as strings.
+
+    Example:
+        >>> props = metadata_props(ModelInfo(path="", style="mosaic", arch="compact",
+        ...                                  arch_config={"width": 16}, train_size=256))
+        >>> props["restyle.style"], props["restyle.arch_config"], props["restyle.train_size"]
+        ('mosaic', '{"width": 16}', '256')
+    """
+    values = info.as_dict()
+    missing = sorted(set(KEYS) - set(values))
+    if missing:  # a key was added to modelinfo.KEYS without a ModelInfo field: a restyle bug
+        raise RuntimeError(f"ModelInfo has no field for metadata key(s) {', '.join(missing)}")
+    props: dict[str, str] = {}
+    for key in KEYS:
+        value = values[key]
+        if isinstance(value, (dict, list)):
+            text = json.dumps(value, sort_keys=True)
+        elif value is None:
+            text = ""
+        else:
+            text = str(value)
+        props[PREFIX + key] = text
+    return props
+
+
+def write_metadata(model: onnx.ModelProto, info: ModelInfo) -> None:
+    """Replace ``model``'s ``restyle.*`` metadata with ``info`` (other entries are kept)."""
+    props = metadata_props(info)
+    kept = [(p.key, p.value) for p in model.metadata_props if not p.key.startswith(PREFIX)]
+    del model.metadata_props[:]
+    for key, value in [*kept, *props.items()]:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.doc_string = f"restyle style {info.style!r}" + (
+        f": {info.description}" if info.description else ""
+    )

@@ -1,0 +1,107 @@
+"""``restyle train``: learn a style generator from style images (needs ``restyle[train]``)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+
+from restyle.cli.registry import command
+
+log = logging.getLogger("restyle.cli")
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", action="append", type=Path, metavar="ART",
+                   help="a style image (repeat for several; their statistics are averaged)")
+    p.add_argument("--content", type=Path, metavar="DIR",
+                   help="folder of content photos, searched recursively (jpg/png/webp); "
+                        "default: scikit-image's built-in photos")
+    p.add_argument("--out", type=Path, metavar="RUN_DIR",
+                   help="run folder: checkpoints, previews, log.jsonl, generator.safetensors")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue an interrupted run from its newest checkpoint")
+    p.add_argument("--describe", action="store_true",
+                   help="print the architecture's parameters, FLOPs per 512×512 frame and "
+                        "receptive field, then exit")
+    p.add_argument("--json", action="store_true", help="with --describe: machine-readable")
+    p.add_argument("--arch", default="compact", help="generator architecture (default: compact)")
+    p.add_argument("--width", type=int, help="generator width (default: the architecture's)")
+    p.add_argument("--blocks", type=int, help="residual blocks (default: the architecture's)")
+    p.add_argument("--features", choices=("vgg16", "vgg19", "random"), default="random",
+                   help="loss network; vgg16/vgg19 need torchvision's ImageNet weights "
+                        "(default: random, works offline)")
+    p.add_argument("--vgg-weights", type=Path, metavar="FILE",
+                   help="torchvision VGG checkpoint (vgg16-397923af.pth / vgg19-dcbb9e9d.pth)")
+    p.add_argument("--size", type=int, default=256, help="training crop size (default: 256)")
+    p.add_argument("--batch-size", type=int, default=4, help="content crops per step")
+    p.add_argument("--steps", type=int, default=500, help="optimisation steps (default: 500)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--content-weight", type=float)
+    p.add_argument("--style-weight", type=float)
+    p.add_argument("--tv-weight", type=float)
+    p.add_argument("--adversarial-weight", type=float, help="0 turns the discriminator off")
+    p.add_argument("--adversarial-loss", choices=("hinge", "nonsaturating", "lsgan"),
+                   default="hinge")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when available), cpu, cuda or cuda:N")
+    p.add_argument("--preview-every", type=int, default=50, help="steps between preview grids")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    p.add_argument("--name", help="style name (default: the first style file's name)")
+    p.add_argument("--description", default="", help="one line describing the style")
+    p.add_argument("--attribution", default="", help="where the style image(s) came from")
+    p.add_argument("--license", default="", help="licence of the style images and the model")
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from restyle.training.describe import describe
+
+    kwargs = {k: v for k, v in (("width", args.width), ("blocks", args.blocks)) if v is not None}
+    d = describe(args.arch, **kwargs)
+    if args.json:
+        sys.stdout.write(json.dumps(d.as_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(d.text() + "\n")
+    return 0
+
+
+@command("train", help="train a style generator from style images (needs restyle[train])",
+         configure=_configure)
+def run(args: argparse.Namespace) -> int:
+    from restyle.errors import ConfigError
+
+    if args.describe:
+        return _describe(args)
+
+    from restyle.training import TrainConfig, load_run_config, train
+
+    if args.resume is not None:
+        config = load_run_config(args.resume)
+        if config.out.resolve() != args.resume.resolve():
+            config = TrainConfig.from_dict({**config.to_dict(), "out": str(args.resume)})
+        result = train(config, resume=True)
+    else:
+        if not args.style:
+            raise ConfigError("no style image: pass --style ART (or --resume RUN_DIR)")
+        if args.out is None:
+            raise ConfigError("no run folder: pass --out RUN_DIR")
+        weights = {k: v for k in ("content_weight", "style_weight", "tv_weight",
+                                  "adversarial_weight")
+                   if (v := getattr(args, k)) is not None}
+        config = TrainConfig(
+            style=tuple(args.style), content=args.content, out=args.out, arch=args.arch,
+            width=args.width, blocks=args.blocks, features=args.features,
+            vgg_weights=args.vgg_weights, size=args.size, batch_size=args.batch_size,
+            steps=args.steps, lr=args.lr, adversarial_loss=args.adversarial_loss,
+            seed=args.seed, device=args.device, preview_every=args.preview_every,
+            checkpoint_every=args.checkpoint_every, name=args.name,
+            description=args.description, attribution=args.attribution, license=args.license,
+        )
+        config = dataclasses.replace(config, **weights)
+        result = train(config)
+    sys.stdout.write(f"{result.generator}\n")
+    return 0

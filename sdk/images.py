@@ -1,0 +1,261 @@
+"""Images in and out: every PIL mode, numpy arrays and paths, converted to RGB uint8 and back.
+
+A model sees ``H×W×3`` uint8 RGB. :func:`prepare` turns whatever the caller gave into that (plus the
+alpha channel, kept aside), and :func:`restore` turns the model's output back into the kind the
+caller gave, so ``Stylizer`` returns a PIL image for a PIL image, a uint8 array for a uint8 array
+and a float array for a float array:
+
+===========================  =================================================================
+input                        output
+===========================  =================================================================
+path                         PIL image (upright: EXIF orientation applied)
+PIL RGB / L / 1 / P / I;16…  PIL ``RGB`` (a style adds colour, so grey inputs come back RGB)
+PIL with alpha (RGBA, LA, …) PIL ``RGBA`` with the input's alpha
+PIL CMYK                     PIL ``CMYK``
+uint8 ``H×W``/``×1``/``×3``  uint8 ``H×W×3``
+uint8 ``H×W×4``              uint8 ``H×W×4`` with the input's alpha
+float in [0, 1]              the same float dtype and channel count as above
+===========================  =================================================================
+
+16-bit inputs (PIL ``I;16``/``I``, which ``Image.convert("L")`` would clip) are scaled to 8 bits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from restyle.errors import InvalidImageError, OutputError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageInput",
+    "Prepared",
+    "load_image",
+    "prepare",
+    "restore",
+    "save_image",
+]
+
+ImageInput: TypeAlias = Image.Image | NDArray[np.generic] | str | os.PathLike[str]
+Kind = Literal["pil", "uint8", "float", "path"]
+
+#: File suffixes treated as images when a folder is walked.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif",
+                            ".ppm", ".pgm", ".tga"})
+
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_ORIENTATION = 0x0112  # the EXIF orientation tag
+_SIXTEEN_BIT = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An image as the model needs it, and what is needed to give it back in the caller's kind.
+
+    Attributes:
+        rgb: ``H×W×3`` uint8, C-contiguous.
+        alpha: ``H×W`` uint8 alpha of the input, or None.
+        kind: What the caller passed: ``"pil"``, ``"uint8"``, ``"float"`` or ``"path"``.
+        mode: Output PIL mode for PIL/path inputs (``RGB``, ``RGBA``, ``CMYK``), else ``""``.
+        dtype: Float dtype to give back for float inputs.
+        source: File name for path inputs (for messages), else ``""``.
+    """
+
+    rgb: NDArray[np.uint8]
+    alpha: NDArray[np.uint8] | None
+    kind: Kind
+    mode: str = "RGB"
+    dtype: str = "uint8"
+    source: str = ""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)``."""
+        return int(self.rgb.shape[0]), int(self.rgb.shape[1])
+
+
+def load_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Open an image file fully decoded and upright (EXIF orientation applied).
+
+    Args:
+        path: An image file.
+
+    Returns:
+        The decoded PIL image.
+
+    Raises:
+        InvalidImageError: Missing, a folder, not an image, or corrupt; the message names the file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.png"
+        >>> Image.new("RGB", (4, 3)).save(p)
+        >>> load_image(p).size
+        (4, 3)
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise InvalidImageError(f"{p} is a folder, not an image: pass an image file "
+                                "(stylize_folder takes folders)")
+    try:
+        with Image.open(p) as img:
+            img.load()
+            return _upright(img)
+    except FileNotFoundError as exc:
+        raise InvalidImageError(f"image file {p} does not exist: check the path") from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidImageError(f"{p} is not an image file Pillow can read (wrong format or not an "
+                                "image): pass a PNG, JPEG, TIFF, WebP or BMP file") from exc
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidImageError(f"{p} is corrupt or truncated ({exc}): re-export or replace the "
+                                "file") from exc
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """``img`` turned as its EXIF orientation says (the same object when already upright)."""
+    if img.getexif().get(_ORIENTATION, 1) == 1:
+        return img
+    return ImageOps.exif_transpose(img)
+
+
+def _pil_to_arrays(img: Image.Image) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None, str]:
+    """RGB, alpha and the output mode of a PIL image of any mode."""
+    mode = img.mode
+    alpha: NDArray[np.uint8] | None = None
+    out_mode = "RGB"
+    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA") if mode != "La" else img.convert("LA").convert("RGBA")
+        arr = np.asarray(rgba)
+        return np.ascontiguousarray(arr[..., :3]), np.ascontiguousarray(arr[..., 3]), "RGBA"
+    if mode in _SIXTEEN_BIT:
+        wide = np.asarray(img).astype(np.float32)
+        gray = np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2), None, out_mode
+    if mode == "F":
+        gray = np.clip(np.rint(np.asarray(img, dtype=np.float32)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2), None, out_mode
+    if mode == "CMYK":
+        out_mode = "CMYK"
+    try:
+        rgb = img.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise InvalidImageError(f"PIL mode {mode!r} cannot be converted to RGB ({exc}): convert "
+                                "the image to RGB first") from exc
+    return np.ascontiguousarray(np.asarray(rgb)), alpha, out_mode
+
+
+def _array_to_arrays(arr: NDArray[np.generic]) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None,
+                                                       Kind, str]:
+    if arr.ndim == 3 and arr.shape[2] in (1, 3, 4):
+        channels = arr.shape[2]
+    elif arr.ndim == 2:
+        channels = 1
+    else:
+        raise InvalidImageError(f"array of shape {arr.shape} is not an image: pass H×W, H×W×1, "
+                                "H×W×3 (RGB) or H×W×4 (RGBA)")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidImageError(f"array of shape {arr.shape} is empty: pass a non-empty image")
+    if arr.dtype == np.uint8:
+        u8 = np.asarray(arr, dtype=np.uint8)
+        kind: Kind = "uint8"
+    elif np.issubdtype(arr.dtype, np.floating):
+        f = np.asarray(arr, dtype=np.float32)
+        if not np.isfinite(f).all():
+            raise InvalidImageError("float image contains NaN or infinity: pass values in [0, 1]")
+        lo, hi = float(f.min()), float(f.max())
+        if lo < 0.0 or hi > 1.0:
+            raise InvalidImageError(f"float image values span [{lo:g}, {hi:g}], outside [0, 1]: "
+                                    "divide 0–255 data by 255 or pass uint8")
+        u8 = np.rint(f * 255.0).astype(np.uint8)
+        kind = "float"
+    else:
+        raise InvalidImageError(f"array dtype {arr.dtype} is not supported: pass uint8 (0–255) or "
+                                "float (0–1)")
+    if u8.ndim == 2:
+        u8 = u8[..., None]
+    alpha = np.ascontiguousarray(u8[..., 3]) if channels == 4 else None
+    rgb = u8[..., :3] if channels >= 3 else np.repeat(u8, 3, axis=2)
+    return np.ascontiguousarray(rgb), alpha, kind, str(arr.dtype)
+
+
+def prepare(image: ImageInput) -> Prepared:
+    """Convert any supported image to RGB uint8 (alpha kept aside).
+
+    Args:
+        image: A PIL image, a numpy array (uint8 0–255 or float 0–1; ``H×W``, ``H×W×1``, ``×3``,
+            ``×4``) or a path to an image file.
+
+    Returns:
+        The prepared image; give the model's output to :func:`restore` to get the caller's kind.
+
+    Raises:
+        InvalidImageError: The input's type, shape, dtype, range, mode or file is unusable; the
+            message says what was wrong.
+
+    Example:
+        >>> p = prepare(np.zeros((2, 3), dtype=np.uint8))
+        >>> p.rgb.shape, p.kind
+        ((2, 3, 3), 'uint8')
+    """
+    if isinstance(image, Image.Image):
+        rgb, alpha, mode = _pil_to_arrays(_upright(image))
+        if rgb.size == 0:
+            raise InvalidImageError("PIL image is empty (0 pixels): pass a non-empty image")
+        return Prepared(rgb, alpha, "pil", mode=mode)
+    if isinstance(image, np.ndarray):
+        rgb, alpha, kind, dtype = _array_to_arrays(image)
+        return Prepared(rgb, alpha, kind, mode="", dtype=dtype)
+    if isinstance(image, (str, os.PathLike)):
+        img = load_image(image)
+        rgb, alpha, mode = _pil_to_arrays(img)
+        return Prepared(rgb, alpha, "path", mode=mode, source=str(image))
+    raise InvalidImageError(f"cannot use a {type(image).__name__} as an image: pass a PIL image, a "
+                            "numpy array or a path")
+
+
+def restore(prepared: Prepared, rgb: NDArray[np.uint8]) -> Image.Image | NDArray[np.generic]:
+    """Give the model's RGB output back in the kind (and alpha) of the original input.
+
+    Args:
+        prepared: What :func:`prepare` returned for the input.
+        rgb: ``H×W×3`` uint8 output of the same size.
+
+    Returns:
+        A PIL image for PIL and path inputs, else an array of the input's dtype.
+    """
+    if prepared.kind in ("pil", "path"):
+        if prepared.alpha is not None:
+            rgba = np.concatenate([rgb, prepared.alpha[..., None]], axis=2)
+            return Image.fromarray(rgba)
+        out = Image.fromarray(np.ascontiguousarray(rgb))
+        return out.convert("CMYK") if prepared.mode == "CMYK" else out
+    full: NDArray[np.uint8] = rgb
+    if prepared.alpha is not None:
+        full = np.concatenate([rgb, prepared.alpha[..., None]], axis=2)
+    if prepared.kind == "float":
+        return (full.astype(np.float32) / np.float32(255.0)).astype(prepared.dtype)
+    return np.ascontiguousarray(full)
+
+
+def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
+    """Save ``image`` to ``path`` in the format its suffix names (alpha dropped for JPEG).
+
+    Raises:
+        OutputError: The file cannot be written.
+    """
+    p = Path(path)
+    fmt = Image.registered_extensions().get(p.suffix.lower())
+    if fmt in ("JPEG", "BMP") and image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGB")
+    try:
+        image.save(p, format=fmt, quality=95) if fmt == "JPEG" else image.save(p, format=fmt)
+    except (OSError, ValueError, KeyError) as exc:
+        raise OutputError(f"cannot write {p}: {exc}; choose a writable path with an image "
+                          "suffix (.png, .jpg, ...)") from exc

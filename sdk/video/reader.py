@@ -1,0 +1,198 @@
+"""The decode thread: frames of a video as RGB arrays with their timestamps, in order.
+
+:class:`FrameReader` decodes on its own thread (PyAV releases the GIL while FFmpeg decodes and
+converts) into a bounded queue, so decoding overlaps the stylisation of earlier frames and memory
+stays bounded. A decoding error reaches the consumer as an exception from :meth:`FrameReader.get`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from restyle._optional import require
+from restyle.errors import InvalidVideoError
+from restyle.video.probe import VideoInfo, open_input
+
+__all__ = ["Frame", "FrameReader", "sws_colorspace"]
+
+log = logging.getLogger("restyle.video")
+
+_POLL = 0.1  # seconds between checks of the stop flag while a queue is full / empty
+
+# FFmpeg AVColorSpace → swscale SWS_CS_* (unspecified and unknown: swscale's default, BT.601).
+_SWS_CS = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+
+
+def sws_colorspace(avcol_spc: int) -> int | None:
+    """The swscale colour-matrix constant for an ``AVColorSpace``; ``None`` means the default."""
+    return _SWS_CS.get(avcol_spc)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame on its way through the pipeline.
+
+    Attributes:
+        index: Position in the source (0-based, decode order = presentation order).
+        pts: Presentation timestamp in the source stream's time base.
+        duration: Frame duration in that time base (0 when unknown).
+        image: H×W×3 uint8 RGB.
+        source: The input frame ``image`` was made from (kept only where still needed).
+    """
+
+    index: int
+    pts: int
+    duration: int
+    image: np.ndarray
+    source: np.ndarray | None = None
+
+
+class _End:
+    """Marks the end of the frames in a queue."""
+
+
+END = _End()
+
+
+class FrameReader:
+    """Decode ``info.path`` on a background thread into a bounded queue of :class:`Frame`.
+
+    Args:
+        info: The probed source.
+        size: (width, height) to scale to, or ``None`` for the coded size.
+        start: Index of the first frame to deliver (earlier frames are decoded and dropped).
+        max_queue: Frames decoded ahead at most.
+
+    Example:
+        >>> from restyle.video.probe import probe_video
+        >>> with FrameReader(probe_video("clip.mp4")) as reader:  # doctest: +SKIP
+        ...     frames = list(reader)
+    """
+
+    def __init__(
+        self,
+        info: VideoInfo,
+        *,
+        size: tuple[int, int] | None = None,
+        start: int = 0,
+        max_queue: int = 16,
+    ) -> None:
+        require("av")
+        self.info = info
+        self.size = size
+        self.start = start
+        self._queue: queue.Queue[Frame | _End | BaseException] = queue.Queue(maxsize=max_queue)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="restyle-decode", daemon=True)
+        self._thread.start()
+
+    # -- consumer side -------------------------------------------------------------------------
+    def get(self) -> Frame | None:
+        """The next frame, or ``None`` at the end.
+
+        Raises:
+            InvalidVideoError: The source could not be decoded.
+        """
+        item = self._queue.get()
+        if isinstance(item, _End):
+            self._queue.put(item)  # stay at the end for later calls
+            return None
+        if isinstance(item, BaseException):
+            self._queue.put(END)
+            raise item
+        return item
+
+    def __iter__(self) -> Iterator[Frame]:
+        while (frame := self.get()) is not None:
+            yield frame
+
+    def close(self) -> None:
+        """Stop decoding and join the thread."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):  # unblock a producer waiting on a full queue
+                self._queue.get(timeout=_POLL)
+        self._thread.join()
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- producer side (decode thread) ---------------------------------------------------------
+    def _put(self, item: Frame | _End | BaseException) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            self._decode()
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+        else:
+            self._put(END)
+
+    def _decode(self) -> None:
+        av = require("av")
+        info = self.info
+        path: Path = info.path
+        width, height = self.size or (info.width, info.height)
+        cs = sws_colorspace(info.colorspace)
+        frame_step = 1 / (info.fps * info.time_base) if info.fps else Fraction(1)
+        index = 0
+        last_pts: int | None = None
+        with open_input(path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            try:
+                for frame in container.decode(stream):
+                    if self._stop.is_set():
+                        return
+                    pts = frame.pts if frame.pts is not None else round(index * frame_step)
+                    if last_pts is not None and pts <= last_pts:
+                        log.debug("frame %d: timestamp %d not after %d; moved", index, pts,
+                                  last_pts)
+                        pts = last_pts + 1
+                    last_pts = pts
+                    if index >= self.start:
+                        image = frame.to_ndarray(
+                            format="rgb24", width=width, height=height,
+                            src_colorspace=cs, src_color_range=frame.color_range,
+                            interpolation="BICUBIC",
+                        )
+                        item = Frame(index=index, pts=pts, duration=int(frame.duration or 0),
+                                     image=image)
+                        if not self._put(item):
+                            return
+                    index += 1
+            except av.error.FFmpegError as exc:
+                raise InvalidVideoError(
+                    f"{path}: decoding failed at frame {index} ({exc.strerror or exc}): the file "
+                    "is corrupt or truncated; re-export it or repair it with ffmpeg"
+                ) from exc
+        if index < self.start:
+            raise InvalidVideoError(
+                f"{path} has {index} frames, fewer than the {self.start} already done: the "
+                "source changed since the interrupted run; start again without --resume"
+            )

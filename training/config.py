@@ -1,0 +1,156 @@
+"""The training configuration: one frozen dataclass, checked once, stored with every checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from restyle.errors import ConfigError
+
+__all__ = ["ADVERSARIAL_LOSSES", "FEATURES", "TrainConfig"]
+
+FEATURES = ("vgg16", "vgg19", "random")
+ADVERSARIAL_LOSSES = ("hinge", "nonsaturating", "lsgan")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on. Defaults are the measured CPU recipe.
+
+    Loss weights apply to scale-free losses (each term is a relative error, see
+    :mod:`restyle.training.losses`), so the same weights serve every feature network.
+
+    Attributes:
+        style: One or more style images; their Gram statistics are averaged.
+        out: The run folder (checkpoints, previews, log).
+        content: A folder of content photos (searched recursively); ``None``: the built-in
+            scikit-image photos.
+        arch: A generator architecture of :func:`restyle.training.models.list_models`.
+        width: Generator width; ``None``: the architecture's default.
+        blocks: Residual blocks; ``None``: the architecture's default.
+        features: Loss network: ``vgg16``, ``vgg19`` (pretrained weights needed) or ``random``.
+        vgg_weights: A torchvision VGG checkpoint file; ``None``: the torch hub cache or download.
+        size: Training crop size in pixels (a multiple of the generator's ``size_multiple``).
+        style_size: Shorter side the style images are resized to; ``None``: ``size``.
+        batch_size: Content crops per step.
+        steps: Optimisation steps in all.
+        lr: Peak generator learning rate of the one-cycle schedule (Adam).
+        content_weight, style_weight, tv_weight, adversarial_weight: Loss weights.
+        adversarial_loss: ``hinge``, ``nonsaturating`` or ``lsgan``.
+        d_lr: Discriminator learning rate (Adam, betas 0.5/0.99).
+        crop: Side of the random crops the discriminator sees.
+        seed: Seeds the weights, the feature network, and every random choice.
+        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. On a
+            GPU a resumed run follows the uninterrupted one only as far as its kernels are
+            deterministic.
+        preview_every: Steps between preview grids (0: none).
+        checkpoint_every: Steps between checkpoints (0: only at the end and on Ctrl-C).
+        keep_checkpoints: How many step checkpoints to keep (the newest).
+        name: Style name recorded in the checkpoint; ``None``: the first style file's stem.
+        description, attribution, license: Recorded in the checkpoint and the exported model.
+    """
+
+    style: tuple[Path, ...]
+    out: Path
+    content: Path | None = None
+    arch: str = "compact"
+    width: int | None = None
+    blocks: int | None = None
+    features: str = "random"
+    vgg_weights: Path | None = None
+    size: int = 256
+    style_size: int | None = None
+    batch_size: int = 4
+    steps: int = 500
+    lr: float = 2e-3
+    content_weight: float = 2.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.0
+    adversarial_weight: float = 0.3
+    adversarial_loss: str = "hinge"
+    d_lr: float = 4e-4
+    crop: int = 64
+    seed: int = 0
+    device: str = "auto"
+    preview_every: int = 50
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    name: str | None = None
+    description: str = ""
+    attribution: str = ""
+    license: str = ""
+
+    def __post_init__(self) -> None:
+        style = tuple(Path(p) for p in ((self.style,) if isinstance(self.style, (str, Path))
+                                        else self.style))
+        object.__setattr__(self, "style", style)
+        object.__setattr__(self, "out", Path(self.out))
+        if self.content is not None:
+            object.__setattr__(self, "content", Path(self.content))
+        if self.vgg_weights is not None:
+            object.__setattr__(self, "vgg_weights", Path(self.vgg_weights))
+        if not style:
+            raise ConfigError("no style image given: pass at least one, e.g. --style art.jpg")
+        if self.features not in FEATURES:
+            raise ConfigError(f"unknown feature network {self.features!r}: choose one of "
+                              f"{', '.join(FEATURES)}")
+        if self.adversarial_loss not in ADVERSARIAL_LOSSES:
+            raise ConfigError(f"unknown adversarial loss {self.adversarial_loss!r}: choose one of "
+                              f"{', '.join(ADVERSARIAL_LOSSES)}")
+        for name in ("size", "batch_size", "steps", "crop"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.size < 16:
+            raise ConfigError(f"size {self.size} is too small: use at least 16 pixels")
+        for name in ("lr", "d_lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("content_weight", "style_weight", "tv_weight", "adversarial_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.preview_every < 0 or self.checkpoint_every < 0 or self.keep_checkpoints < 1:
+            raise ConfigError("preview_every and checkpoint_every must be ≥ 0, "
+                              "keep_checkpoints ≥ 1")
+
+    @property
+    def style_name(self) -> str:
+        """The style's name: ``name``, else the first style image's file stem."""
+        return self.name or self.style[0].stem
+
+    @property
+    def arch_kwargs(self) -> dict[str, int]:
+        """The generator constructor arguments given (width, blocks)."""
+        kw: dict[str, int] = {}
+        if self.width is not None:
+            kw["width"] = self.width
+        if self.blocks is not None:
+            kw["blocks"] = self.blocks
+        return kw
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable values (paths as strings)."""
+        data = dataclasses.asdict(self)
+        data["style"] = [str(p) for p in self.style]
+        for name in ("content", "out", "vgg_weights"):
+            data[name] = None if data[name] is None else str(data[name])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are a :class:`ConfigError`.
+
+        Example:
+            >>> c = TrainConfig(style=("art.png",), out="run")
+            >>> TrainConfig.from_dict(c.to_dict()) == c
+            True
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown training settings {sorted(unknown)}: this restyle knows "
+                              f"{sorted(known)}")
+        values = dict(data)
+        values["style"] = tuple(Path(p) for p in values["style"])
+        return cls(**values)

@@ -1,0 +1,97 @@
+"""The generator base class and the named building blocks the architectures share."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+PaddingMode = Literal["zeros", "reflect"]
+
+__all__ = [
+    "ConvLayer",
+    "Generator",
+    "PaddingMode",
+    "ResidualBlock",
+    "UpsampleConvLayer",
+    "to_unit_range",
+]
+
+
+class Generator(nn.Module):
+    """A feed-forward style generator: RGB in [0, 1] → RGB in [0, 1], NCHW float32.
+
+    Subclasses set ``size_multiple`` (height and width must be multiples of it) and implement
+    :meth:`config`, the JSON-serialisable constructor arguments. ``arch`` is set by
+    :func:`~restyle.training.models.register_model`.
+    """
+
+    arch: ClassVar[str] = ""
+    size_multiple: ClassVar[int] = 1
+
+    def config(self) -> dict[str, Any]:
+        """Constructor keyword arguments that rebuild this architecture."""
+        raise NotImplementedError
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """Scaled tanh: any real → (0, 1), as in Johnson et al.'s output layer."""
+    return 0.5 * (torch.tanh(x) + 1.0)
+
+
+class ConvLayer(nn.Sequential):
+    """Same-size (or stride-``s``) convolution, optional InstanceNorm, optional ReLU.
+
+    ``padding_mode="reflect"`` is the classic choice; ``"zeros"`` keeps the padding inside the
+    ONNX Conv node, which is much faster on CPU runtimes.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        norm: bool = True,
+        relu: bool = True,
+        padding_mode: PaddingMode = "reflect",
+    ) -> None:
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                      padding=kernel_size // 2, padding_mode=padding_mode)
+        ]
+        if norm:
+            layers.append(nn.InstanceNorm2d(out_channels, affine=True))
+        if relu:
+            layers.append(nn.ReLU())
+        super().__init__(*layers)
+
+
+class UpsampleConvLayer(nn.Sequential):
+    """Nearest-neighbour ×2 upsampling, then a :class:`ConvLayer` (no transposed convolutions)."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 3, *,
+        padding_mode: PaddingMode = "reflect",
+    ) -> None:
+        super().__init__(
+            nn.Upsample(scale_factor=2.0, mode="nearest"),
+            ConvLayer(in_channels, out_channels, kernel_size, padding_mode=padding_mode),
+        )
+
+
+class ResidualBlock(nn.Module):
+    """Two 3×3 :class:`ConvLayer` s (the second without ReLU) plus the identity."""
+
+    def __init__(self, channels: int, *, padding_mode: PaddingMode = "reflect") -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvLayer(channels, channels, 3, padding_mode=padding_mode),
+            ConvLayer(channels, channels, 3, relu=False, padding_mode=padding_mode),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = x + self.body(x)
+        return out
