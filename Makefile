@@ -57,8 +57,20 @@ bench: install
 	RESTYLE_BENCH=full $(BIN)/pytest benchmarks -m "slow or not slow" --benchmark-enable \
 		--benchmark-only --benchmark-json=out/bench.json $(PYTEST_ARGS)
 
-demo: install
-	$(BIN)/python -m restyle demo --out out
+# The demo runs on the runtime install alone (no torch): its own venv with [cpu,video,openvino].
+DEMO_VENV ?= .venv-demo
+$(DEMO_VENV)/.deps: pyproject.toml
+	test -x $(DEMO_VENV)/bin/python || $(PY) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DEMO_VENV)/bin/pip install -q ".[cpu,video,openvino]"
+	touch $@
+
+$(DEMO_VENV)/.package: $(DEMO_VENV)/.deps $(SOURCES)
+	$(DEMO_VENV)/bin/pip install -q --no-deps --force-reinstall .
+	touch $@
+
+demo: $(DEMO_VENV)/.package
+	$(DEMO_VENV)/bin/restyle demo --out out
 
 clean:
-	rm -rf $(VENV) build out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) build out .pytest_cache .mypy_cache .ruff_cache

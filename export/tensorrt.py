@@ -146,7 +146,7 @@ def _parse(network: trt.INetworkDefinition, logger: trt.ILogger, model: bytes,
     return parser
 
 
-def _load_timing_cache(config: trt.IBuilderConfig, path: Path) -> trt.ITimingCache:
+def _load_timing_cache(config: trt.IBuilderConfig, path: Path) -> None:
     blob = b""
     if path.is_file():
         blob = path.read_bytes()
@@ -158,7 +158,6 @@ def _load_timing_cache(config: trt.IBuilderConfig, path: Path) -> trt.ITimingCac
         cache = config.create_timing_cache(b"")
     if not config.set_timing_cache(cache, ignore_mismatch=False):
         log.warning("timing cache %s was made for another device or TensorRT; not used", path)
-    return cache
 
 
 def _build(
@@ -199,7 +198,7 @@ def _build(
     optimization.set_shape(info.input_name, trt.Dims(list(shapes[0])), trt.Dims(list(shapes[1])),
                            trt.Dims(list(shapes[2])))
     config.add_optimization_profile(optimization)
-    cache = _load_timing_cache(config, timing_cache)
+    _load_timing_cache(config, timing_cache)
     log.info("building a TensorRT %s engine for %s (shapes %s, workspace %.1f GiB, "
              "optimisation level %d)", plan.precision, name, profile.key(),
              workspace_bytes / (1 << 30), optimization_level)
@@ -210,10 +209,10 @@ def _build(
         raise KeyboardInterrupt
     if serialized is None:
         raise ExportError(f"TensorRT could not build an engine for {name}: see the TensorRT "
-                          "errors logged above (a larger --workspace may help)")
+                          "errors logged above (a larger workspace, --workspace-gib, may help)")
     log.info("engine built in %.1f s", time.monotonic() - start)
-    with atomic_output(timing_cache) as tmp:
-        tmp.write_bytes(bytes(memoryview(cache.serialize())))
+    with atomic_output(timing_cache) as tmp:  # the build added its timings to the cache
+        tmp.write_bytes(bytes(memoryview(config.get_timing_cache().serialize())))
     engine: bytes = bytes(memoryview(serialized))
     return engine
 

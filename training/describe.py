@@ -82,7 +82,7 @@ def describe(arch: str, *, width: int | None = None, blocks: int | None = None) 
     Example:
         >>> d = describe("johnson")
         >>> d.parameters, round(d.gflops_512, 1), d.receptive_field
-        (1679235, 80.6, 109)
+        (1679235, 80.6, 111)
     """
     kwargs = {k: v for k, v in (("width", width), ("blocks", blocks)) if v is not None}
     model = create_model(arch, **kwargs).eval()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from restyle.bench.runner import BenchReport
 from restyle.paths import atomic_output
@@ -26,6 +26,7 @@ def plot_throughput(report: BenchReport, path: str | os.PathLike[str], *,
     left, right, top, bottom = 70, 260, 40, 60
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)
+    draw.font = ImageFont.load_default(size=13)
     batches = sorted({b for pts in series.values() for b, _ in pts}) or [1]
     top_fps = max((f for pts in series.values() for _, f in pts), default=1.0) * 1.1
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -46,7 +47,7 @@ def plot_throughput(report: BenchReport, path: str | os.PathLike[str], *,
         draw.line([x, top + plot_h, x, top + plot_h + 4], fill="black")
         draw.text((x - 4, top + plot_h + 8), str(b), fill="black")
     draw.text((left + plot_w / 2 - 30, height - 24), "batch size", fill="black")
-    draw.text((left, 12), f"frames/s by batch size — {os.path.basename(report.model)}",
+    draw.text((left, 12), f"frames/s by batch size: {os.path.basename(report.model)}",
               fill="black")
     for i, (label, pts) in enumerate(sorted(series.items())):
         colour = _COLOURS[i % len(_COLOURS)]
@@ -57,6 +58,6 @@ def plot_throughput(report: BenchReport, path: str | os.PathLike[str], *,
             draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour)
         ly = top + 16 * i
         draw.rectangle([width - right + 12, ly + 2, width - right + 24, ly + 12], fill=colour)
-        draw.text((width - right + 30, ly), label[:36], fill="black")
+        draw.text((width - right + 30, ly), label[:34], fill="black")
     with atomic_output(path) as tmp:
         img.save(tmp, format="PNG")

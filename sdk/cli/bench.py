@@ -47,6 +47,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="baselines measured in the same run (default: torch-eager, onnxruntime, "
                         "openvino)")
     p.add_argument("--repeat", type=int, default=7, help="timed runs at least (default 7)")
+    p.add_argument("--video", action="store_true",
+                   help="measure end-to-end video frames/s (decode → stylise → encode) against "
+                        "bare inference frames/s at the same resolution and batch")
     p.add_argument("--json", metavar="OUT", help="write the full report as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="draw frames/s against batch size")
 
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("no model given and no bundled style installed: "
                               "`restyle bench MODEL.onnx`")
         model = styles[0].name
+    if args.video:
+        return _run_video(model, args)
     baselines = tuple(b for b in (args.baseline or ["torch-eager", "onnxruntime", "openvino"])
                       if b != "none")
     cfg = BenchConfig(
@@ -85,4 +90,26 @@ def run(args: argparse.Namespace) -> int:
         from restyle.bench.plot import plot_throughput
 
         plot_throughput(report, args.plot)
+    return 0
+
+
+def _run_video(model: str, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from restyle.bench.video import run_video_bench
+    from restyle.paths import atomic_output
+
+    rows = []
+    for backend in args.backend or ["auto"]:
+        for res in args.resolution or ["256"]:
+            h, w = parse_resolution(res)
+            for batch in args.batch or [8]:
+                r = run_video_bench(model, backend=backend, height=h, width=w, batch=batch)
+                rows.append(r)
+                sys.stdout.write(
+                    f"{r.backend:<9} {h}x{w} batch {batch}: video {r.video_fps:.1f} frames/s, "
+                    f"bare inference {r.bare_fps:.1f} frames/s, ratio {r.ratio:.2f}\n")
+    if args.json:
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps([{**asdict(r), "ratio": r.ratio} for r in rows], indent=2))
     return 0

@@ -23,7 +23,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, metavar="RUN_DIR",
                    help="run folder: checkpoints, previews, log.jsonl, generator.safetensors")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                   help="continue an interrupted run from its newest checkpoint")
+                   help="continue an interrupted run from its newest checkpoint, with the "
+                        "settings it was started with")
     p.add_argument("--describe", action="store_true",
                    help="print the architecture's parameters, FLOPs per 512×512 frame and "
                         "receptive field, then exit")
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     from restyle.training import TrainConfig, load_run_config, train
 
     if args.resume is not None:
+        if args.style or args.content or args.out:
+            raise ConfigError("--resume continues a run with the settings it was started with: "
+                              "leave out --style, --content and --out")
         config = load_run_config(args.resume)
         if config.out.resolve() != args.resume.resolve():
             config = TrainConfig.from_dict({**config.to_dict(), "out": str(args.resume)})

@@ -8,21 +8,28 @@ behind the backend's compute (target: at least 0.85).
 
 from __future__ import annotations
 
+import statistics
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from restyle.bench.timing import measure
 from restyle.video.pipeline import StylizeBatch, stylize_video
 from restyle.video.probe import probe_video
 from restyle.video.reader import FrameReader
 from restyle.video.synthetic import write_clip
 from restyle.video.temporal import TemporalBlend
 
-__all__ = ["FlickerResult", "VideoBenchResult", "measure_flicker", "measure_video_throughput"]
+__all__ = [
+    "FlickerResult",
+    "VideoBenchResult",
+    "decoded_frames",
+    "measure_flicker",
+    "measure_video_throughput",
+]
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,8 @@ class FlickerResult:
     blended: float
 
 
-def _decoded(path: Path) -> list[np.ndarray]:
+def decoded_frames(path: Path) -> list[np.ndarray]:
+    """All frames of a video as RGB arrays (for timing inference on frames in memory)."""
     with FrameReader(probe_video(path)) as reader:
         return [f.image for f in reader]
 
@@ -101,23 +109,29 @@ def measure_video_throughput(
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         root = Path(tmp)
         src = write_clip(root / "bench.mp4", width=width, height=height, frames=frames, crf=18)
-        images = _decoded(src)
+        images = decoded_frames(src)
         batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
 
-        def bare() -> None:
+        def bare() -> float:
+            start = time.perf_counter()
             for batch in batches:
                 stylize_batch(batch)
+            return time.perf_counter() - start
 
-        bare_time = measure(bare, warmup=1, repeat=repeat).median
-        runs = 0
-
-        def video() -> None:
-            nonlocal runs
-            runs += 1
-            stylize_video(src, root / f"out{runs}.mp4", stylize_batch, batch_size=batch_size,
+        def video(run: int) -> float:
+            start = time.perf_counter()
+            stylize_video(src, root / f"out{run}.mp4", stylize_batch, batch_size=batch_size,
                           codec=codec, preset=preset, progress=False)
+            return time.perf_counter() - start
 
-        video_time = measure(video, warmup=1, repeat=repeat).median
+        bare()  # warm-up: first-run allocations and caches are not the speed
+        video(0)
+        # Alternate the two, so drift in the machine's load hits both alike.
+        bare_times, video_times = [], []
+        for run in range(1, repeat + 1):
+            bare_times.append(bare())
+            video_times.append(video(run))
+        bare_time, video_time = statistics.median(bare_times), statistics.median(video_times)
     return VideoBenchResult(height=height, width=width, batch=batch_size, frames=frames,
                             codec=codec, bare_fps=frames / bare_time,
                             video_fps=frames / video_time)

@@ -44,7 +44,7 @@ def _video_packets(segments: list[Path], out_stream: Any) -> Iterator[tuple[floa
             for packet in container.demux(stream):
                 if not packet.size:
                     continue
-                pts, dts = packet.pts, packet.dts  # Matroska leaves B-frame dts unset: kept so
+                pts, dts = packet.pts, packet.dts  # dts may be unset (Matroska B-frames)
                 if seg_tb != tb:
                     pts = None if pts is None else round(pts * seg_tb / tb)
                     dts = None if dts is None else round(dts * seg_tb / tb)
@@ -137,6 +137,11 @@ def assemble(segments: list[Path], source: Path, tmp: Path) -> list[str]:
         first = stack.enter_context(open_input(segments[0]))
         with open_input(source) as probe:
             n_audio = len(probe.streams.audio)
+            left_out = [f"{s.type} stream #{s.index}" for s in probe.streams
+                        if s.type != "audio" and s is not probe.streams.video[0]]
+        if left_out:
+            log.info("%s: carrying over the first video stream and the audio; left out: %s",
+                     source, ", ".join(left_out))
         # One demuxer per audio stream: packets of several streams are pulled independently.
         audio_src = [stack.enter_context(open_input(source)) for _ in range(n_audio)]
         audio_in = [c.streams.audio[i] for i, c in enumerate(audio_src)]

@@ -26,12 +26,13 @@ from restyle._optional import require
 from restyle.errors import BackendError, ConfigError, InvalidVideoError
 from restyle.paths import atomic_output
 from restyle.progress import Progress
+from restyle.video.encoder import EncoderThread
 from restyle.video.mux import assemble
 from restyle.video.probe import VideoInfo, probe_video
 from restyle.video.reader import Frame, FrameReader
 from restyle.video.segments import PartsStore, source_identity
 from restyle.video.temporal import FlickerMeter, TemporalBlend, TemporalBlender
-from restyle.video.writer import EncoderThread, EncodeSettings
+from restyle.video.writer import EncodeSettings
 
 __all__ = ["StylizeBatch", "VideoReport", "output_size", "stylize_video"]
 
@@ -213,11 +214,15 @@ def stylize_video(
         raise
     seconds = time.monotonic() - began
     if not store.segments:
+        store.remove()
         raise InvalidVideoError(f"{src_path} yielded no video frames: pass a non-empty video")
     with atomic_output(dst_path) as tmp:
         audio = assemble(store.paths, src_path, tmp)
     frames = store.done
-    store.remove()
+    try:
+        store.remove()
+    except OSError as exc:  # the output is complete; only the clean-up failed
+        log.warning("could not remove %s (%s): delete it by hand", store.dir, exc)
     enc_w, enc_h = settings.encoded_size
     return VideoReport(
         src=src_path, dst=dst_path, frames=frames, resumed_from=start, width=enc_w,
@@ -273,12 +278,14 @@ def _run(
                     meter.update(f.image, out)
                 encoder.put(Frame(index=f.index, pts=f.pts, duration=f.duration, image=out,
                                   source=f.image if blender is not None else None))
-    except BaseException as exc:
         reader.close()
-        _keep_finished(encoder, store, interrupted=isinstance(exc, KeyboardInterrupt))
+        encoder.finish()
+    except BaseException as exc:
+        try:
+            reader.close()
+        finally:  # even on a second Ctrl-C: the encode thread is always joined
+            _keep_finished(encoder, store, interrupted=isinstance(exc, KeyboardInterrupt))
         raise
-    reader.close()
-    encoder.finish()
 
 
 def _keep_finished(encoder: EncoderThread, store: PartsStore, *, interrupted: bool) -> None:
@@ -289,6 +296,7 @@ def _keep_finished(encoder: EncoderThread, store: PartsStore, *, interrupted: bo
         encoder.abort()
     except Exception:
         log.debug("the encode thread failed while keeping the finished part", exc_info=True)
-    what = "interrupted" if interrupted else "stopped by an error"
-    log.warning("%s: %d frames finished and kept in %s; run again with --resume "
-                "(resume=True) to continue", what, store.done, store.dir)
+    if store.done:
+        what = "interrupted" if interrupted else "stopped by an error"
+        log.warning("%s: %d frames finished and kept in %s; run again with --resume "
+                    "(resume=True) to continue", what, store.done, store.dir)

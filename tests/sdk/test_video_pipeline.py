@@ -190,9 +190,11 @@ def test_bad_arguments_are_clear_errors(tmp_path: Path) -> None:
         stylize_video(src, tmp_path / "o.mp4", invert, codec="no-such-codec", progress=False)
     with pytest.raises(ConfigError, match="does not support 'libx264'"):
         stylize_video(src, tmp_path / "o.webm", invert, codec="libx264", progress=False)
+    with pytest.raises(ConfigError, match="not a video container suffix"):
+        stylize_video(src, tmp_path / "o.xyz", invert, progress=False)
     with pytest.raises(ConfigError, match="batch_size"):
         stylize_video(src, tmp_path / "o.mp4", invert, batch_size=0, progress=False)
-    assert not list(tmp_path.glob("o.*"))
+    assert not list(tmp_path.glob("o.*"))  # no parts folder left when nothing was finished
 
 
 def test_report_describes_the_run(tmp_path: Path) -> None:
@@ -203,3 +205,19 @@ def test_report_describes_the_run(tmp_path: Path) -> None:
     assert report.fps > 0 and report.seconds > 0
     assert report.audio == ()
     assert report.flicker is not None
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mov"])
+def test_rotation_and_range_in_other_containers(tmp_path: Path, suffix: str) -> None:
+    src = write_clip(tmp_path / f"src{suffix}", frames=6, rotation=90, full_range=True)
+    info = probe_video(stylize_video(src, tmp_path / f"out{suffix}", invert, progress=False).dst)
+    assert (info.rotation, info.color_range, info.frame_count) == (90, 2, 6)
+
+
+@pytest.mark.gpu
+def test_nvenc_encodes_where_a_gpu_has_it(tmp_path: Path) -> None:
+    src = write_clip(tmp_path / "src.mp4", frames=12, audio="aac")
+    report = stylize_video(src, tmp_path / "out.mp4", invert, codec="h264_nvenc", progress=False)
+    info = probe_video(report.dst)
+    assert (info.frame_count, info.codec) == (12, "h264")
+    assert decode(report.dst)[1] == pytest.approx(decode(src)[1], abs=1e-6)

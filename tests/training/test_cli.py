@@ -43,3 +43,4 @@ def test_user_errors_exit_2(tmp_path: Path) -> None:
     assert main(["-q", "train", "--style", str(tmp_path / "missing.png"),
                  "--out", str(tmp_path / "r")]) == 2
     assert main(["-q", "train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert main(["-q", "train", "--resume", str(tmp_path / "r"), "--style", "x.png"]) == 2

@@ -218,3 +218,14 @@ def test_device_choice() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+def test_trains_with_a_vgg_loss_network(style_image: Path, content_dir: Path,
+                                        tmp_path: Path) -> None:
+    from restyle.training.features import VGGFeatures
+
+    weights = tmp_path / "vgg16-397923af.pth"  # torchvision's layout, random weights
+    torch.save(VGGFeatures("vgg16").state_dict(), weights)
+    result = train(_config(style_image, content_dir, tmp_path / "run", features="vgg16",
+                           vgg_weights=weights, steps=2, preview_every=0), progress=False)
+    assert result.last is not None and result.last.content > 0 and result.last.style > 0

@@ -3,7 +3,7 @@
 Reflection-padded convolutions with InstanceNorm (Ulyanov et al.): a 9×9 convolution, two
 stride-2 3×3 convolutions, ``blocks`` residual blocks at 1/4 resolution, two upsample-then-convolve
 stages and a 9×9 output convolution. Defaults (``width=32, blocks=5``): 1.68 M parameters,
-80.6 GFLOP per 512×512 frame, receptive field 109 px. A GPU model: slow on a CPU.
+80.6 GFLOP per 512×512 frame, receptive field 111 px. A GPU model: slow on a CPU.
 """
 
 from __future__ import annotations

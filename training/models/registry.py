@@ -27,8 +27,11 @@ def register_model(name: str) -> Callable[[G], G]:
     """
 
     def decorator(cls: G) -> G:
-        if name in _MODELS and _MODELS[name] is not cls:
-            raise ValueError(f"generator architecture {name!r} is registered twice")
+        known = _MODELS.get(name)
+        # The same class defined again (a module reloaded) replaces itself; another one is a clash.
+        if known is not None and known.__qualname__ != cls.__qualname__:
+            raise ValueError(f"generator architecture {name!r} is registered twice "
+                             f"({known.__qualname__} and {cls.__qualname__})")
         cls.arch = name
         _MODELS[name] = cls
         return cls

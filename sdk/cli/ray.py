@@ -1,0 +1,65 @@
+"""``restyle ray IN_DIR OUT_DIR --model M``: a folder of images and videos on a Ray cluster."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from restyle.cli.registry import command
+
+log = logging.getLogger("restyle.cli")
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", metavar="IN_DIR", help="folder of images and videos (recursive; on "
+                                                   "a filesystem every node sees)")
+    p.add_argument("output", metavar="OUT_DIR", help="output folder (same relative paths)")
+    p.add_argument("--model", required=True,
+                   help="ONNX model, TensorRT engine or bundled style (shipped to the workers)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join, e.g. auto or ray://head:10001 (default: "
+                        "$RAY_ADDRESS, else a local Ray instance on this machine)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="actors, each with its own model (default 1; e.g. the number of GPUs)")
+    p.add_argument("--batch-size", type=int, default=8, help="images per actor call (default 8)")
+    p.add_argument("--num-gpus", type=float, default=0.0,
+                   help="GPUs per actor (default 0; 1 on GPU nodes)")
+    p.add_argument("--num-cpus", type=float, default=1.0, help="CPUs per actor (default 1)")
+    p.add_argument("--backend", default="auto",
+                   help="auto (default), tensorrt, ort_cuda, openvino or ort_cpu")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="0 keeps the input, 1 (default) is the full style")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the input's colours, restyle only their luminance")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo outputs that exist (default: skip them, so a rerun resumes)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+@command("ray", help="stylise a folder of images and videos on a Ray cluster (resumable)",
+         configure=_configure)
+def run(args: argparse.Namespace) -> int:
+    from restyle._optional import require
+    from restyle.integrations.ray_folder import stylize_folder_on_ray
+
+    ray = require("ray", purpose="running on a Ray cluster")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=args.address, include_dashboard=False, log_to_driver=not args.quiet)
+    try:
+        log.info("ray: %s CPUs, %s GPUs in the cluster", ray.cluster_resources().get("CPU", 0),
+                 ray.cluster_resources().get("GPU", 0))
+        report = stylize_folder_on_ray(
+            args.input, args.output, args.model, batch_size=args.batch_size,
+            num_gpus=args.num_gpus, num_cpus=args.num_cpus, concurrency=args.concurrency,
+            backend=args.backend, strength=args.strength, preserve_color=args.preserve_color,
+            overwrite=args.overwrite, progress=not (args.no_progress or args.quiet))
+    finally:
+        if started:
+            ray.shutdown()
+    for src, reason in report.failed:
+        log.error("failed: %s: %s", src, reason)
+    sys.stdout.write(f"{len(report.written)} written, {len(report.skipped)} skipped (already "
+                     f"done), {len(report.failed)} failed -> {args.output}\n")
+    return 1 if report.failed else 0

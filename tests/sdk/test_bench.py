@@ -1,0 +1,72 @@
+"""`restyle bench` on a real (tiny) ONNX model: table, JSON, plot, baselines, skip reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from restyle.bench.ceiling import matmul_ceiling_gflops
+from restyle.bench.runner import BenchConfig, format_table, run_bench
+from restyle.bench.timing import Timing, measure
+from restyle.cli.bench import parse_resolution
+from restyle.cli.main import main
+from restyle.errors import ConfigError
+
+
+def test_timing_statistics() -> None:
+    t = Timing((1.0, 2.0, 3.0, 4.0, 100.0))
+    assert t.median == 3.0
+    assert t.p50 == 3.0
+    assert 4.0 < t.p99 <= 100.0
+    assert t.spread == pytest.approx((4.0 - 2.0) / 3.0)
+    calls: list[int] = []
+    timing = measure(lambda: calls.append(1), warmup=2, repeat=3)
+    assert len(timing.samples) == 3 and len(calls) == 5
+
+
+def test_matmul_ceiling_is_positive() -> None:
+    assert matmul_ceiling_gflops(n=64, repeat=1) > 0
+
+
+@pytest.mark.parametrize(("text", "expected"), [("512", (512, 512)), ("720p", (720, 1280)),
+                                                ("300x400", (300, 400)), ("64", (64, 64))])
+def test_parse_resolution(text: str, expected: tuple[int, int]) -> None:
+    assert parse_resolution(text) == expected
+
+
+def test_parse_resolution_rejects_garbage() -> None:
+    with pytest.raises(ConfigError, match="720p"):
+        parse_resolution("big")
+
+
+def test_run_bench_measures_backends_and_baselines(tiny_model: Path) -> None:
+    cfg = BenchConfig(model=str(tiny_model), backends=("ort_cpu", "openvino"),
+                      resolutions=((32, 48),), batches=(1, 2),
+                      baselines=("torch-eager", "onnxruntime"), warmup=1, repeat=2, min_time=0)
+    report = run_bench(cfg)
+    names = {(r.name, r.batch) for r in report.results}
+    assert {("restyle ort_cpu", 1), ("restyle openvino", 2), ("plain onnxruntime", 1)} <= names
+    for r in report.results:
+        assert r.fps > 0 and r.p99_ms >= r.p50_ms > 0 and r.peak_rss_mb > 0
+    # the tiny test model has no PyTorch architecture: the eager baseline is skipped with a reason
+    assert any("torch eager" in k and "tiny_conv" in v for k, v in report.skipped.items())
+    table = format_table(report)
+    assert "restyle openvino" in table and "matmul ceiling" in table and "skipped" in table
+
+
+def test_cli_bench_writes_json_and_plot(tiny_model: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out_json, out_png = tmp_path / "r.json", tmp_path / "p.png"
+    code = main(["bench", str(tiny_model), "--backend", "ort_cpu", "--resolution", "32",
+                 "--batch", "1", "--batch", "2", "--baseline", "onnxruntime", "--repeat", "2",
+                 "--json", str(out_json), "--plot", str(out_png)])
+    assert code == 0
+    assert "restyle ort_cpu" in capsys.readouterr().out
+    data = json.loads(out_json.read_text())
+    assert data["ceiling_gflops"] > 0 and "cpu" in data["machine"]
+    assert {r["batch"] for r in data["results"]} == {1, 2}
+    with Image.open(out_png) as img:
+        assert img.size == (900, 560)
