@@ -60,7 +60,8 @@ def make_sample_clip(
             cw, ch = pw * zoom, pw * zoom * height / width
             cx = (pw - cw) * (0.2 + 0.6 * t)
             cy = (ph - ch) * (0.5 + 0.3 * math.sin(math.pi * t))
-            crop = photo.resize((width, height), Image.Resampling.BILINEAR, box=(cx, cy, cx + cw, cy + ch))
+            box = (cx, cy, cx + cw, cy + ch)
+            crop = photo.resize((width, height), Image.Resampling.BILINEAR, box=box)
             frame = av.VideoFrame.from_ndarray(np.asarray(crop), format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)

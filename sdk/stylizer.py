@@ -307,12 +307,15 @@ class Stylizer:
 
     def stylize_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                       strength: float = 1.0, preserve_color: bool = False,
-                      size: int | None = None, temporal: TemporalBlend | None = None,
-                      resume: bool = False, progress: bool = True) -> VideoReport:
+                      size: int | None = None, codec: str = "libx264", crf: int | None = 18,
+                      preset: str | None = None, pix_fmt: str = "yuv420p",
+                      temporal: TemporalBlend | None = None, resume: bool = False,
+                      progress: bool = True, measure_flicker: bool = False) -> VideoReport:
         """Stylise a video file with :func:`restyle.video.stylize_video` (needs ``[video]``).
 
         Decoding, this Stylizer and encoding run overlapped; audio, timing and colour tags are
-        kept; ``resume=True`` continues an interrupted run.
+        kept; ``resume=True`` continues an interrupted run. Encoder options as in
+        :func:`restyle.video.stylize_video`.
 
         Example:
             >>> report = st.stylize_video("clip.mp4", "styled.mp4")  # doctest: +SKIP
@@ -330,8 +333,9 @@ class Stylizer:
         key = (f"{self._source.path}|{b.name}|{b.precision}|strength={strength}"
                f"|color={preserve_color}")
         return stylize_video(src, dst, batch, batch_size=self._runner.batch_size, size=size,
+                             codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                              temporal=temporal, resume=resume, progress=progress,
-                             resume_key=key)
+                             measure_flicker=measure_flicker, resume_key=key)
 
     def close(self) -> None:
         """Release the backend (sessions, device buffers, streams)."""

@@ -94,22 +94,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_video(model: str, args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from restyle.bench.video import run_video_bench
+    from restyle import Stylizer
     from restyle.paths import atomic_output
+    from restyle.video.bench import measure_video_throughput
 
     rows = []
     for backend in args.backend or ["auto"]:
         for res in args.resolution or ["256"]:
             h, w = parse_resolution(res)
             for batch in args.batch or [8]:
-                r = run_video_bench(model, backend=backend, height=h, width=w, batch=batch)
-                rows.append(r)
-                sys.stdout.write(
-                    f"{r.backend:<9} {h}x{w} batch {batch}: video {r.video_fps:.1f} frames/s, "
-                    f"bare inference {r.bare_fps:.1f} frames/s, ratio {r.ratio:.2f}\n")
+                with Stylizer(model, backend=backend, batch_size=batch) as st:
+                    r = measure_video_throughput(st.stylize_batch, height=h, width=w,
+                                                 batch_size=batch, repeat=max(1, args.repeat // 2))
+                    name = st.info.backend
+                rows.append({"backend": name, **r.as_dict()})
+                sys.stdout.write(f"{name:<9} {r.line()}\n")
     if args.json:
         with atomic_output(args.json) as tmp:
-            tmp.write_text(json.dumps([{**asdict(r), "ratio": r.ratio} for r in rows], indent=2))
+            tmp.write_text(json.dumps(rows, indent=2))
     return 0

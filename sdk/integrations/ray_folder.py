@@ -193,7 +193,7 @@ def stylize_folder_on_ray(
     if images:
         rows = [{"src": str(s), "dst": str(d)} for s, d in images]
         ds = stylize_dataset(
-            ray_data.from_items(rows).flat_map(_read, num_cpus=0.25), model,
+            ray_data.from_items(rows).flat_map(_read, num_cpus=0), model,
             batch_size=batch_size, num_gpus=num_gpus, num_cpus=num_cpus, concurrency=concurrency,
             backend=backend, strength=strength, preserve_color=preserve_color)
         with Progress(total=len(images), desc="ray images", unit="img", enabled=progress) as bar:
