@@ -57,6 +57,7 @@ class Progress:
         self._initial = initial
         self._start = time.monotonic()
         self._last_draw = 0.0
+        self._drawn: tuple[int, str] | None = None
         self._postfix = ""
         self._closed = False
 
@@ -102,6 +103,7 @@ class Progress:
         if not self.enabled:
             return
         self._last_draw = now
+        self._drawn = (self.done, self._postfix)
         end = "\r" if self._tty else "\n"
         self._stream.write(self.line() + end)
         self._stream.flush()
@@ -111,9 +113,13 @@ class Progress:
         if self._closed:
             return
         self._closed = True
-        if self.enabled:
+        if not self.enabled:
+            return
+        if self._drawn != (self.done, self._postfix):
             self._stream.write(self.line() + "\n")
-            self._stream.flush()
+        elif self._tty:
+            self._stream.write("\n")  # end the redrawn line
+        self._stream.flush()
 
     def __enter__(self) -> Progress:
         return self

@@ -114,6 +114,22 @@ def _engine_precision(path: Path, model: ModelSource) -> str:
         return model.info.precision if model.info else "unknown (no sidecar)"
 
 
+def _check_named_engine(path: Path, device: int) -> None:
+    """Refuse an engine the user named if its sidecar says it was built for another TensorRT,
+    GPU or compute capability (restyle.export writes the sidecar beside every engine)."""
+    try:
+        cache = importlib.import_module("restyle.export.engine_cache")
+        target = importlib.import_module("restyle.export.target")
+    except ImportError:
+        return
+    if not cache.sidecar_path(path).exists():
+        log.warning("%s has no restyle sidecar, so its TensorRT version and GPU cannot be checked "
+                    "before loading; rebuild it with `restyle export MODEL --trt` to record them",
+                    path)
+        return
+    cache.check_engine(path, target=target.detect_target(device=device))
+
+
 def _deserialize(runtime: trt.Runtime, path: Path, version: str) -> trt.ICudaEngine:
     try:
         data = path.read_bytes()
@@ -150,7 +166,11 @@ class TensorRTBackend(BaseBackend):
         self._cuda = get_runtime(config.cuda, device=config.device)
         self._logger = trt_mod.Logger(trt_mod.Logger.WARNING)
         self._runtime: trt.Runtime = trt_mod.Runtime(self._logger)
-        path = model.path if model.kind == "engine" else _engine_for_onnx(model, config)
+        if model.kind == "engine":
+            path = model.path
+            _check_named_engine(path, config.device)
+        else:
+            path = _engine_for_onnx(model, config)
         self._engine: trt.ICudaEngine = _deserialize(self._runtime, path, version)
         self._find_io(trt_mod)
         self._context: trt.IExecutionContext = self._engine.create_execution_context()

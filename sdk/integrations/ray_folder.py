@@ -227,4 +227,4 @@ def stylize_folder_on_ray(
                 bar.update(1)
     if failed:
         log.warning("%d input(s) failed; see the reasons above", len(failed))
-    return FolderReport(tuple(written), tuple(skipped), tuple(failed))
+    return FolderReport(tuple(sorted(written)), tuple(skipped), tuple(sorted(failed)))

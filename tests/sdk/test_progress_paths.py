@@ -49,3 +49,10 @@ def test_atomic_output_unwritable_folder(tmp_path: Path) -> None:
 def test_cache_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RESTYLE_CACHE_DIR", str(tmp_path))
     assert cache_dir() == tmp_path
+
+
+def test_progress_final_line_drawn_once() -> None:
+    buf = io.StringIO()
+    with Progress(total=2, stream=buf, log_interval=1e9) as bar:
+        bar.update(2)
+    assert buf.getvalue().count("2/2") == 1
