@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from restyle.cli.registry import command
 
@@ -36,6 +37,19 @@ def _configure(p: argparse.ArgumentParser) -> None:
     trt.add_argument("--max", default="16x1080x1920", metavar="NxHxW", help="largest input")
     trt.add_argument("--workspace-gib", type=float, default=4.0, help="builder workspace limit")
     trt.add_argument("--opt-level", type=int, default=3, help="builder optimisation level 0–5")
+    tri = p.add_argument_group("Triton Inference Server (needs restyle[triton]; docs/scale-out.md)")
+    tri.add_argument("--triton", metavar="REPO_DIR",
+                     help="also write a Triton model repository entry: config.pbtxt and "
+                          "1/model.onnx (1/model.plan with --trt)")
+    tri.add_argument("--triton-name", help="model name in the repository (default: the style)")
+    tri.add_argument("--triton-max-batch", type=int, default=16,
+                     help="largest batch Triton's dynamic batcher forms (default 16)")
+    tri.add_argument("--triton-instances", type=int, default=1,
+                     help="model instances per device (default 1)")
+    tri.add_argument("--triton-kind", choices=("gpu", "cpu"), default="gpu",
+                     help="where Triton runs the model (default gpu)")
+    tri.add_argument("--triton-overwrite", action="store_true",
+                     help="replace the model's version 1 if the repository has it")
 
 
 @command("export", help="export a trained style to a checked ONNX file (and a TensorRT engine)",
@@ -48,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.engine and not args.trt:
         raise ConfigError("--engine needs --trt: add --trt to build an engine")
+    if args.triton:  # fail before the export when tritonclient is missing or the kind is wrong
+        from restyle._optional import require
+
+        require("tritonclient.grpc.model_config_pb2", purpose="--triton")
+        if args.trt and args.triton_kind == "cpu":
+            raise ConfigError("--trt with --triton-kind cpu: a TensorRT plan runs on a GPU; drop "
+                              "--trt to serve the ONNX file on CPU")
     shapes = parse_shapes(args.check_shapes) if args.check_shapes else DEFAULT_CHECK_SHAPES
     profile = (parse_shape(args.min), parse_shape(args.opt), parse_shape(args.max))
     if args.trt:  # fail on bad shapes, or without TensorRT or a GPU, before the export
@@ -77,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if result.fp16 is not None:
         shown = ", ".join(f"{k} {v:.1f} dB" for k, v in result.fp16.psnr_db.items())
         out.write(f"fp16 psnr   {shown}\n")
+    engine: Path | None = None
     if args.trt:
         from restyle.export.tensorrt import build_engine
 
@@ -86,4 +108,15 @@ def run(args: argparse.Namespace) -> int:
             workspace_bytes=int(args.workspace_gib * (1 << 30)), optimization_level=args.opt_level,
         )
         out.write(f"engine      {engine}\n")
+    if args.triton:
+        from restyle.export.triton import write_triton_repo
+
+        model_dir = write_triton_repo(
+            result.path, args.triton, name=args.triton_name,
+            max_batch_size=(min(args.triton_max_batch, profile[2][0]) if engine is not None
+                            else args.triton_max_batch),
+            instance_count=args.triton_instances,
+            kind="KIND_CPU" if args.triton_kind == "cpu" else "KIND_GPU",
+            engine_path=engine, overwrite=args.triton_overwrite)
+        out.write(f"triton      {model_dir}\n")
     return 0

@@ -14,7 +14,8 @@ log = logging.getLogger("restyle.cli")
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="IN_DIR", help="folder of images and videos (recursive; on "
                                                    "a filesystem every node sees)")
-    p.add_argument("output", metavar="OUT_DIR", help="output folder (same relative paths)")
+    p.add_argument("output", metavar="OUT_DIR",
+                   help="output folder (same relative paths; also seen by every node)")
     p.add_argument("--model", required=True,
                    help="ONNX model, TensorRT engine or bundled style (shipped to the workers)")
     p.add_argument("--address", default=None,
@@ -40,16 +41,26 @@ def _configure(p: argparse.ArgumentParser) -> None:
 @command("ray", help="stylise a folder of images and videos on a Ray cluster (resumable)",
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from restyle._optional import require
-    from restyle.integrations.ray_folder import stylize_folder_on_ray
+    from restyle.integrations.ray import ModelFiles, check_resources
+    from restyle.integrations.ray_folder import plan_folder, stylize_folder_on_ray
 
     ray = require("ray", purpose="running on a Ray cluster")
-    started = not ray.is_initialized()
+    # Bad folders, models and numbers fail here, before a Ray cluster is started or joined.
+    check_resources(batch_size=args.batch_size, concurrency=args.concurrency,
+                    num_gpus=args.num_gpus, num_cpus=args.num_cpus)
+    ModelFiles.read(args.model)
+    images, videos, _ = plan_folder(Path(args.input), Path(args.output), overwrite=args.overwrite)
+    started = bool(images or videos) and not ray.is_initialized()
     if started:
         ray.init(address=args.address, include_dashboard=False, log_to_driver=not args.quiet)
     try:
-        log.info("ray: %s CPUs, %s GPUs in the cluster", ray.cluster_resources().get("CPU", 0),
-                 ray.cluster_resources().get("GPU", 0))
+        if ray.is_initialized():
+            resources = ray.cluster_resources()
+            log.info("ray: %s CPUs, %s GPUs in the cluster", resources.get("CPU", 0),
+                     resources.get("GPU", 0))
         report = stylize_folder_on_ray(
             args.input, args.output, args.model, batch_size=args.batch_size,
             num_gpus=args.num_gpus, num_cpus=args.num_cpus, concurrency=args.concurrency,

@@ -25,7 +25,8 @@ import numpy as np
 
 from restyle import postprocess
 from restyle._optional import require
-from restyle.errors import ConfigError
+from restyle.errors import ConfigError, ModelFormatError
+from restyle.modelinfo import read_model_info
 from restyle.paths import atomic_output, cache_dir
 from restyle.styles import resolve_model
 
@@ -43,33 +44,46 @@ _ENGINE_SUFFIXES = frozenset({".engine", ".plan", ".trt"})
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """A model file's bytes (and the ONNX file beside an engine), shipped to worker machines.
+    """A model file's bytes, and for an engine the files beside it, shipped to worker machines.
 
     Attributes:
         name: The file name (``mosaic.onnx``, ``mosaic.engine``).
         data: Its bytes.
-        sha256: Hash of ``data``; names the copy on each worker.
-        companion: For an engine, the bytes of the ``.onnx`` beside it (its metadata), if any.
+        sha256: Hash of all the bytes; names the copy on each worker.
+        beside: ``(name, bytes)`` of the files an engine is read with: the ONNX file it was built
+            from (its metadata) and the ``.engine.json`` sidecar restyle.export writes (the
+            TensorRT version and GPU it was built for, checked before loading).
     """
 
     name: str
     data: bytes
     sha256: str
-    companion: bytes | None = None
+    beside: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def read(cls, model: str | os.PathLike[str]) -> ModelFiles:
         """Read a model file (or a bundled style) on the driver.
 
         Raises:
-            ModelFormatError: The model does not exist.
+            ModelFormatError: The model does not exist, cannot be read, or (ONNX) is not a
+                restyle model; checked here so that the job fails before any actor starts.
         """
         path = resolve_model(model)
-        data = path.read_bytes()
-        beside = path.with_suffix(".onnx")
-        companion = (beside.read_bytes() if path.suffix.lower() in _ENGINE_SUFFIXES
-                     and beside.is_file() else None)
-        return cls(path.name, data, hashlib.sha256(data).hexdigest(), companion)
+        engine = path.suffix.lower() in _ENGINE_SUFFIXES
+        if not engine:
+            read_model_info(path)
+        companions = [path.with_suffix(".onnx"), path.with_name(path.name + ".json")]
+        try:
+            data = path.read_bytes()
+            beside = tuple((p.name, p.read_bytes()) for p in companions
+                           if engine and p.is_file())
+        except OSError as exc:
+            raise ModelFormatError(f"cannot read model {path}: {exc}: pass a readable .onnx or "
+                                   ".engine file") from exc
+        digest = hashlib.sha256(data)
+        for name, content in beside:
+            digest.update(name.encode() + content)
+        return cls(path.name, data, digest.hexdigest(), beside)
 
     def materialize(self, root: Path | None = None) -> Path:
         """Write the files once under ``root`` (default: the user cache) and return the model path.
@@ -77,15 +91,12 @@ class ModelFiles:
         Several actors on one machine may do this at once: each write is atomic.
         """
         folder = (root or cache_dir() / "ray-models") / self.sha256[:20]
-        path = folder / self.name
-        files = [(path, self.data)]
-        if self.companion is not None:
-            files.append((path.with_suffix(".onnx"), self.companion))
-        for target, data in files:
+        for name, data in ((self.name, self.data), *self.beside):
+            target = folder / name
             if not target.is_file() or target.stat().st_size != len(data):
                 with atomic_output(target) as tmp:
                     tmp.write_bytes(data)
-        return path
+        return folder / self.name
 
 
 @dataclass(frozen=True)
@@ -165,7 +176,8 @@ class StylizeBatches:
             stylizer.close()
 
     def __del__(self) -> None:  # Ray Data ends actors without another hook
-        self.close()
+        if hasattr(self, "_stylizer"):  # __init__ may have failed
+            self.close()
 
 
 def check_resources(*, batch_size: int, concurrency: int, num_gpus: float,
@@ -212,7 +224,9 @@ def stylize_dataset(
         output_column: The column added.
 
     Returns:
-        The dataset with ``output_column`` added (same row order as ``ds``).
+        The dataset with ``output_column`` added. Rows come out in Ray's order, not necessarily
+        the input's: carry an id column, or set ``DataContext.get_current().execution_options
+        .preserve_order = True``.
 
     Raises:
         DependencyError: Ray is not installed (``pip install 'restyle[ray]'``).

@@ -1,21 +1,24 @@
 """A folder of images and videos stylised on a Ray cluster (``restyle ray IN_DIR OUT_DIR``).
 
-Images: the driver lists the work (outputs that exist are skipped, so a rerun resumes); Ray tasks
-read the images, :func:`~restyle.integrations.ray.stylize_dataset` actors stylise them, and the
-driver writes each result atomically as it streams back. Videos: one video is one unit of work,
-run by an actor with :meth:`Stylizer.stylize_video <restyle.Stylizer.stylize_video>` (decode,
-stylise and encode overlapped, resumable); ``concurrency`` videos run at once.
+The driver lists the work (outputs that exist are skipped, so a rerun resumes) and streams back
+one small status row per file; the heavy work runs in Ray actors, each with one Stylizer loaded
+once: :class:`StylizeFiles` reads a batch of images (in threads), stylises it and writes each
+output atomically, so decoding and encoding scale with the workers instead of queueing on the
+driver; :class:`StylizeVideos` runs one video per call through :meth:`Stylizer.stylize_video
+<restyle.Stylizer.stylize_video>` (decode, stylise and encode overlapped, resumable), so
+``concurrency`` videos run at once. (Splitting one video's frames across machines would put every
+frame through the network twice and serialise the encode; a whole video per actor does not.)
 
-Inputs must be visible at the same path on every node (a shared filesystem), and so must the output
-folder for videos, which the actors encode in place; image outputs are written by the driver.
+Input and output folders must be visible at the same paths on every node (a shared filesystem, as
+for any Ray job reading files); on a single machine they always are.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -24,17 +27,12 @@ from restyle import postprocess
 from restyle._optional import require
 from restyle.errors import ConfigError, InvalidImageError, RestyleError
 from restyle.images import IMAGE_SUFFIXES, Prepared, prepare, restore, save_image
-from restyle.integrations.ray import (
-    ModelFiles,
-    StylizeOptions,
-    check_resources,
-    stylize_dataset,
-)
+from restyle.integrations.ray import ModelFiles, StylizeOptions, check_resources
 from restyle.paths import atomic_output
 from restyle.progress import Progress
 from restyle.stylizer import FolderReport, Stylizer
 
-__all__ = ["VIDEO_SUFFIXES", "StylizeVideos", "stylize_folder_on_ray"]
+__all__ = ["VIDEO_SUFFIXES", "StylizeFiles", "StylizeVideos", "stylize_folder_on_ray"]
 
 log = logging.getLogger("restyle.integrations.ray")
 
@@ -75,38 +73,73 @@ def plan_folder(src: Path, dst: Path, *, overwrite: bool) -> tuple[Pairs, Pairs,
     return images, videos, skipped
 
 
-def _read(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Ray task: read one image file into ``image`` (RGB), ``alpha`` (0×0 if none) and ``mode``."""
+def _read(src: str) -> Prepared | str:
+    """An image file prepared for the model, or why it cannot be read."""
     try:
-        p = prepare(row["src"])
+        return prepare(src)
     except InvalidImageError as exc:
-        log.warning("skipped %s: %s", row["src"], exc)
-        return []
-    alpha = p.alpha if p.alpha is not None else np.zeros((0, 0), np.uint8)
-    return [{"image": p.rgb, "alpha": alpha, "mode": p.mode, "dst": row["dst"]}]
-
-
-def _why_missing(src: Path) -> str:
-    try:
-        prepare(src)
-    except InvalidImageError as exc:
+        log.warning("skipped %s: %s", src, exc)
         return str(exc)
-    return ("read here but not on a worker: the input folder must be visible at the same path on "
-            "every node (a shared filesystem)")
 
 
-class StylizeVideos:
-    """The ``map_batches`` callable class for videos: one Stylizer per actor, one video per row.
-
-    Args:
-        model: The model's bytes.
-        options: How to build and apply the Stylizer.
-    """
+class _FileActor:
+    """One Stylizer per Ray actor, plus threads for reading and writing files."""
 
     def __init__(self, model: ModelFiles, options: StylizeOptions) -> None:
         self._options = options
         self._stylizer = Stylizer(model.materialize(), backend=options.backend,
                                   batch_size=options.batch_size, threads=options.threads)
+        self._pool = ThreadPoolExecutor(max_workers=options.threads or 1,
+                                        thread_name_prefix="restyle-ray-io")
+
+    def close(self) -> None:
+        """Stop the I/O threads and release the Stylizer."""
+        self._pool.shutdown(wait=True)
+        self._stylizer.close()
+
+    def __del__(self) -> None:  # Ray Data ends actors without another hook
+        if hasattr(self, "_pool"):  # __init__ may have failed
+            self.close()
+
+
+class StylizeFiles(_FileActor):
+    """The ``map_batches`` callable class for image files: read, stylise, write in place.
+
+    Each row is ``src``, ``dst`` (paths every node sees); the result adds ``error`` (``""`` when
+    the output was written). Outputs are the same as :meth:`Stylizer.stylize_folder`'s: alpha,
+    CMYK and EXIF orientation are handled alike, and each file is written atomically.
+    """
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Stylise the batch's image files; report an error message per row."""
+        opts = self._options
+        dsts = [str(d) for d in batch["dst"]]
+        prepared = list(self._pool.map(_read, [str(s) for s in batch["src"]]))
+        errors = [p if isinstance(p, str) else "" for p in prepared]
+        ok = [(i, p) for i, p in enumerate(prepared) if isinstance(p, Prepared)]
+        outs = self._stylizer.stylize_batch([p.rgb for _, p in ok], strength=opts.strength,
+                                            preserve_color=opts.preserve_color) if ok else []
+
+        def write(job: tuple[tuple[int, Prepared], np.ndarray]) -> None:
+            (i, p), rgb = job
+            image = restore(p, rgb)
+            try:
+                with atomic_output(dsts[i]) as tmp:
+                    save_image(image if isinstance(image, Image.Image) else
+                               Image.fromarray(image), tmp)
+            except RestyleError as exc:
+                errors[i] = str(exc)
+
+        list(self._pool.map(write, zip(ok, outs, strict=True)))
+        return {"src": batch["src"], "dst": batch["dst"], "error": np.array(errors, dtype=object)}
+
+
+class StylizeVideos(_FileActor):
+    """The ``map_batches`` callable class for videos: one video per row, encoded in place.
+
+    Each row is ``src``, ``dst``; the result adds ``frames`` and ``error`` (``""`` on success).
+    An interrupted video resumes from its finished segments on the next run.
+    """
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Stylise each ``src`` video into ``dst``; report ``frames`` and ``error`` per row."""
@@ -127,9 +160,6 @@ class StylizeVideos:
         return {"src": batch["src"], "dst": batch["dst"], "frames": np.array(frames, np.int64),
                 "error": np.array(errors, dtype=object)}
 
-    def __del__(self) -> None:  # Ray Data ends actors without another hook
-        self._stylizer.close()
-
 
 def stylize_folder_on_ray(
     src: str | os.PathLike[str],
@@ -149,8 +179,8 @@ def stylize_folder_on_ray(
     """Stylise every image and video under ``src`` into ``dst`` on the connected Ray cluster.
 
     Relative paths are kept; outputs that exist are skipped unless ``overwrite`` (a rerun resumes);
-    every output is written atomically. Ray must be initialised (``ray.init(address=...)``), else
-    Ray starts a local instance.
+    every output is written atomically by the actor that made it. Connect first with
+    ``ray.init(address=...)``, else Ray starts a local instance.
 
     Args:
         src: Input folder (walked recursively).
@@ -158,7 +188,7 @@ def stylize_folder_on_ray(
         model: ONNX file, engine or bundled style name on the driver (shipped to the workers).
         batch_size: Images per actor call; frames per backend call for videos.
         num_gpus: GPUs per actor.
-        num_cpus: CPUs per actor.
+        num_cpus: CPUs per actor (also its threads for reading and writing files).
         concurrency: Actors (each with its own Stylizer).
         backend: ``auto`` or a backend name.
         strength: 0 keeps the input, 1 is the full style.
@@ -188,36 +218,21 @@ def stylize_folder_on_ray(
         log.info("%d output(s) exist already: skipped (pass overwrite to redo)", len(skipped))
     if videos:
         require("av", purpose="stylising videos")
+    options = StylizeOptions(backend=backend, batch_size=batch_size,
+                             threads=max(1, round(num_cpus)), strength=strength,
+                             preserve_color=preserve_color)
+    files = ModelFiles.read(model)
     written: list[Path] = []
     failed: list[tuple[Path, str]] = []
-    if images:
-        rows = [{"src": str(s), "dst": str(d)} for s, d in images]
-        ds = stylize_dataset(
-            ray_data.from_items(rows).flat_map(_read, num_cpus=0), model,
-            batch_size=batch_size, num_gpus=num_gpus, num_cpus=num_cpus, concurrency=concurrency,
-            backend=backend, strength=strength, preserve_color=preserve_color)
-        with Progress(total=len(images), desc="ray images", unit="img", enabled=progress) as bar:
-            for row in ds.iter_rows():
-                kept = Prepared(rgb=row["stylized"], alpha=row["alpha"] if row["alpha"].size
-                                else None, kind="path", mode=str(row["mode"]))
-                image = restore(kept, np.ascontiguousarray(row["stylized"]))
-                with atomic_output(row["dst"]) as tmp:
-                    save_image(image if isinstance(image, Image.Image) else
-                               Image.fromarray(image), tmp)
-                written.append(Path(row["dst"]))
-                bar.update(1)
-        done = set(written)
-        failed += [(s, _why_missing(s)) for s, d in images if d not in done]
-    if videos:
-        options = StylizeOptions(backend=backend, batch_size=batch_size,
-                                 threads=max(1, round(num_cpus)), strength=strength,
-                                 preserve_color=preserve_color)
-        ds = ray_data.from_items([{"src": str(s), "dst": str(d)} for s, d in videos]).map_batches(
-            StylizeVideos, fn_constructor_kwargs={"model": ModelFiles.read(model),
-                                                  "options": options},
-            batch_size=1, batch_format="numpy", num_cpus=num_cpus, num_gpus=num_gpus,
-            compute=ray_data.ActorPoolStrategy(size=min(concurrency, len(videos))))
-        with Progress(total=len(videos), desc="ray videos", unit="video",
+    for kind, pairs, actor, rows in (("images", images, StylizeFiles, batch_size),
+                                     ("videos", videos, StylizeVideos, 1)):
+        if not pairs:
+            continue
+        ds = ray_data.from_items([{"src": str(s), "dst": str(d)} for s, d in pairs]).map_batches(
+            actor, fn_constructor_kwargs={"model": files, "options": options}, batch_size=rows,
+            batch_format="numpy", num_cpus=num_cpus, num_gpus=num_gpus,
+            compute=ray_data.ActorPoolStrategy(size=min(concurrency, len(pairs))))
+        with Progress(total=len(pairs), desc=f"ray {kind}", unit=kind[:-1],
                       enabled=progress) as bar:
             for row in ds.iter_rows():
                 if row["error"]:

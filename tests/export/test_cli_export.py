@@ -79,3 +79,20 @@ def test_bad_options(checkpoint: Path, tmp_path: Path,
     _fails(["export", str(checkpoint), "--onnx", out, "--trt", "--min", "8x256x256",
             "--opt", "4x720x1280"], capsys, "min ≤ opt ≤ max")
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_export_with_a_triton_repository(checkpoint: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    repo = tmp_path / "repo"
+    code = main(["export", str(checkpoint), "--onnx", str(tmp_path / "m.onnx"),
+                 "--check-shapes", "1x32x32", "--triton", str(repo), "--triton-kind", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    config = text_format.Parse((repo / "mosaic" / "config.pbtxt").read_text(),
+                               model_config_pb2.ModelConfig())
+    assert config.platform == "onnxruntime_onnx" and config.max_batch_size == 16
+    assert [i.name for i in config.input] == ["image"]
+    exported = (tmp_path / "m.onnx").read_bytes()
+    assert (repo / "mosaic" / "1" / "model.onnx").read_bytes() == exported

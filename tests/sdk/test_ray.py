@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from restyle import Stylizer
-from restyle.errors import ConfigError
+from restyle.errors import ConfigError, ModelFormatError
 
 ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'restyle[ray]')")
 
@@ -105,6 +105,27 @@ def test_restyle_ray_cli_equals_single_process_and_resumes(
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
 
 
+def test_restyle_ray_joins_a_running_cluster(local_ray: Any, tiny_model: Path,
+                                             tmp_path: Path) -> None:
+    """``--address`` from another process: the driver joins the cluster, as on a real one."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    images = _images()[:3]
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(src / f"{i}.png")
+    address = local_ray.get_runtime_context().gcs_address
+    result = subprocess.run(
+        [sys.executable, "-m", "restyle", "-q", "ray", str(src), str(out), "--model",
+         str(tiny_model), "--address", address, "--backend", "ort_cpu", "--no-progress"],
+        capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("3 written, 0 skipped")
+    with Stylizer(tiny_model, backend="ort_cpu") as st:
+        expected = st.stylize_batch(images)
+    for i, want in enumerate(expected):
+        assert np.array_equal(np.asarray(Image.open(out / f"{i}.png")), want)
+
+
 def test_bad_arguments_are_config_errors(local_ray: Any, tiny_model: Path, tmp_path: Path) -> None:
     from restyle.integrations.ray import stylize_dataset
     from restyle.integrations.ray_folder import stylize_folder_on_ray
@@ -120,6 +141,31 @@ def test_bad_arguments_are_config_errors(local_ray: Any, tiny_model: Path, tmp_p
         stylize_dataset(ds, tiny_model, num_cpus=0, num_gpus=0)
     with pytest.raises(ConfigError, match="input folder"):
         stylize_folder_on_ray(tmp_path, tmp_path, tiny_model)
+    with pytest.raises(ModelFormatError, match="does not exist"):  # on the driver, before actors
+        stylize_dataset(ds, tmp_path / "missing.onnx")
+    (tmp_path / "folder.onnx").mkdir()
+    with pytest.raises(ModelFormatError):
+        stylize_dataset(ds, tmp_path / "folder.onnx")
+
+
+def test_an_engine_travels_with_its_onnx_and_sidecar(tiny_model: Path, tmp_path: Path) -> None:
+    """What an actor on another machine gets: the same files under the same names, once."""
+    from restyle.integrations.ray import ModelFiles
+
+    src = tmp_path / "src"
+    src.mkdir()
+    engine = src / "tiny.engine"
+    engine.write_bytes(b"engine bytes: any content, nothing here loads them")
+    (src / "tiny.onnx").write_bytes(tiny_model.read_bytes())
+    (src / "tiny.engine.json").write_text('{"trt": "10.13"}')
+    shipped = ModelFiles.read(engine)
+    path = shipped.materialize(tmp_path / "worker")
+    assert path.name == "tiny.engine" and path.read_bytes() == engine.read_bytes()
+    for name in ("tiny.onnx", "tiny.engine.json"):
+        assert (path.parent / name).read_bytes() == (src / name).read_bytes()
+    assert shipped.materialize(tmp_path / "worker") == path  # a second actor reuses the copy
+    onnx_only = ModelFiles.read(tiny_model)
+    assert onnx_only.beside == () and onnx_only.sha256 != shipped.sha256
 
 
 def test_import_restyle_never_imports_ray(tmp_path: Path) -> None:

@@ -1,0 +1,100 @@
+"""Style images restyle draws itself, so its bundled styles owe nothing to anyone's artwork.
+
+Each drawing is vivid, high-contrast and of middle brightness: what the offline (random-feature)
+losses transfer well (see README, "Training your own style"). All are deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFilter
+
+__all__ = ["DRAWINGS", "draw_style"]
+
+Drawing = Callable[[int, int], Image.Image]
+
+
+def _nearest_two(points: NDArray[np.float64], size: int) -> tuple[NDArray[np.intp],
+                                                                   NDArray[np.float64]]:
+    """Index of the nearest point per pixel, and the distance gap to the second nearest."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    d = np.sqrt((yy[..., None] - points[:, 0]) ** 2 + (xx[..., None] - points[:, 1]) ** 2)
+    part = np.partition(d, 1, axis=2)
+    return np.argmin(d, axis=2), part[..., 1] - part[..., 0]
+
+
+def mosaic(seed: int, size: int) -> Image.Image:
+    """Voronoi cells in bright primaries with dark grout, like a glass mosaic."""
+    rng = np.random.default_rng(seed)
+    palette = np.array([[230, 40, 50], [250, 200, 30], [30, 120, 220], [40, 180, 90],
+                        [250, 120, 20], [150, 50, 180], [240, 240, 230], [20, 200, 200]],
+                       dtype=np.float64)
+    points = rng.uniform(0, size, size=(int(90 * (size / 512) ** 2), 2))
+    nearest, gap = _nearest_two(points, size)
+    img = palette[rng.integers(len(palette), size=len(points))][nearest]
+    img *= 0.85 + 0.15 * rng.random((size, size, 1))
+    img[gap < 3.0 * size / 512] = (20, 20, 25)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def sunset(seed: int, size: int) -> Image.Image:
+    """Wavy bands in sunset colours (coral, magenta, violet, gold) with ink outlines."""
+    rng = np.random.default_rng(seed)
+    palette = np.array([[255, 94, 77], [255, 180, 60], [200, 40, 120], [110, 50, 160],
+                        [255, 220, 120], [40, 60, 140]], dtype=np.float64)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    field = yy * 9 + 0.9 * np.sin(xx * 7 + rng.uniform(0, 6)) + 0.4 * np.sin(xx * 19 + yy * 5)
+    band = np.floor(field).astype(int) % len(palette)
+    img = palette[band]
+    frac = field - np.floor(field)
+    img[(frac < 0.06) | (frac > 0.94)] = (30, 20, 40)
+    img *= 0.9 + 0.1 * rng.random((size, size, 1))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def popart(seed: int, size: int) -> Image.Image:
+    """Comic-book panels: flat primaries, Ben-Day dots and heavy black outlines."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (size, size), (250, 245, 230))
+    draw = ImageDraw.Draw(img)
+    colours = [(235, 30, 40), (255, 215, 0), (20, 90, 200), (250, 245, 230), (0, 170, 170)]
+    for _ in range(int(60 * (size / 512) ** 2)):
+        x, y = rng.uniform(-0.1, 1.0, 2) * size
+        w, h = rng.uniform(0.12, 0.4, 2) * size
+        colour = colours[int(rng.integers(len(colours)))]
+        box = (x, y, x + w, y + h)
+        if rng.random() < 0.5:
+            draw.ellipse(box, fill=colour, outline=(10, 10, 10), width=max(3, size // 100))
+        else:
+            draw.rectangle(box, fill=colour, outline=(10, 10, 10), width=max(3, size // 100))
+    arr = np.asarray(img).astype(np.float64)
+    yy, xx = np.mgrid[0:size, 0:size]
+    step = max(6, size // 48)
+    dots = ((yy % step - step / 2) ** 2 + (xx % step - step / 2) ** 2) < (step * 0.3) ** 2
+    light = arr.mean(axis=2) > 200
+    arr[dots & light] = (235, 80, 120)
+    blurred = Image.fromarray(arr.astype(np.uint8)).filter(ImageFilter.SMOOTH)
+    return blurred
+
+
+DRAWINGS: dict[str, Drawing] = {"mosaic": mosaic, "sunset": sunset, "popart": popart}
+
+
+def draw_style(name: str, *, seed: int = 7, size: int = 512) -> Image.Image:
+    """Draw the procedural style image ``name`` (one of :data:`DRAWINGS`).
+
+    Example:
+        >>> draw_style("mosaic", size=64).size
+        (64, 64)
+    """
+    try:
+        drawing = DRAWINGS[name]
+    except KeyError:
+        from restyle.errors import ConfigError
+
+        raise ConfigError(f"no procedural style {name!r}: choose one of "
+                          f"{', '.join(sorted(DRAWINGS))}") from None
+    return drawing(seed, size)
