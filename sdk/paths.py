@@ -13,6 +13,16 @@ from restyle.errors import OutputError
 __all__ = ["atomic_output", "cache_dir", "engine_cache_dir"]
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+#: Permissions of a new output file: what open() would give it (mkstemp's temporaries are 0600).
+_NEW_FILE_MODE = _umask_mode()
+
+
 def cache_dir() -> Path:
     """The user cache directory: ``$RESTYLE_CACHE_DIR``, else ``$XDG_CACHE_HOME/restyle``, else
     ``~/.cache/restyle``. It is not created here."""
@@ -53,6 +63,9 @@ def atomic_output(path: str | os.PathLike[str], *, suffix: str | None = None) ->
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.is_file():
+            mode = target.stat().st_mode & 0o777 if target.is_file() else _NEW_FILE_MODE
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

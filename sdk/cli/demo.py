@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
 
 from restyle.cli.registry import command
-
-log = logging.getLogger("restyle.cli")
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -57,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
                 report = st.stylize_video(clip, out / style.name / "sample.mp4", progress=False)
                 line += f"; clip {report.frames} frames {report.fps:6.1f} frames/s"
         lines.append(line)
-        log.info("%s", line)
-    sys.stdout.write("\n".join(lines) + f"\nwrote {out}/\n")
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    sys.stdout.write(f"wrote {out}/ ({len(lines)} style(s) × {len(photos)} photos"
+                     + (" and the sample clip)\n" if clip is not None else ")\n"))
     return 0

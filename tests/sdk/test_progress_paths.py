@@ -56,3 +56,17 @@ def test_progress_final_line_drawn_once() -> None:
     with Progress(total=2, stream=buf, log_interval=1e9) as bar:
         bar.update(2)
     assert buf.getvalue().count("2/2") == 1
+
+
+def test_atomic_output_gets_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    with atomic_output(tmp_path / "a.txt") as tmp:
+        tmp.write_text("x")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+    os.chmod(tmp_path / "a.txt", 0o640)
+    with atomic_output(tmp_path / "a.txt") as tmp:
+        tmp.write_text("y")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640  # an existing file keeps its own
