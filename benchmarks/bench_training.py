@@ -28,7 +28,7 @@ from _matrix import FULL
 from PIL import Image
 
 from restyle.training import TrainConfig
-from restyle.training.trainer import TrainingRun
+from restyle.training.run import TrainingRun
 
 
 def _style(tmp_path: Path) -> Path:

@@ -50,6 +50,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when available), cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads (default: all cores; 1 on a machine shared with other jobs)")
     p.add_argument("--preview-every", type=int, default=50, help="steps between preview grids")
     p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
     p.add_argument("--name", help="style name (default: the first style file's name)")
@@ -73,7 +75,11 @@ def _describe(args: argparse.Namespace) -> int:
 @command("train", help="train a style generator from style images (needs restyle[train])",
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
+    from restyle._optional import require
     from restyle.errors import ConfigError
+
+    for module in ("torch", "safetensors"):
+        require(module, purpose="training (restyle train)")
 
     if args.describe:
         return _describe(args)
@@ -101,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
             width=args.width, blocks=args.blocks, features=args.features,
             vgg_weights=args.vgg_weights, size=args.size, batch_size=args.batch_size,
             steps=args.steps, lr=args.lr, adversarial_loss=args.adversarial_loss,
-            seed=args.seed, device=args.device, preview_every=args.preview_every,
-            checkpoint_every=args.checkpoint_every, name=args.name,
+            seed=args.seed, device=args.device, threads=args.threads,
+            preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
+            name=args.name,
             description=args.description, attribution=args.attribution, license=args.license,
         )
         config = dataclasses.replace(config, **weights)

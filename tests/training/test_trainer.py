@@ -16,7 +16,7 @@ from restyle.errors import ConfigError, InvalidImageError, TrainingError
 from restyle.training import TrainConfig, load_generator, load_run_config, train
 from restyle.training.features import RandomFeatures
 from restyle.training.losses import StyleLoss
-from restyle.training.trainer import StepLog, one_cycle_lr
+from restyle.training.run import StepLog, one_cycle_lr
 
 
 def _config(style: Path, content: Path, out: Path, **changes: Any) -> TrainConfig:
@@ -59,7 +59,9 @@ def test_training_halves_the_style_loss(style_image: Path, content_dir: Path,
 
 def test_run_folder_layout(style_image: Path, content_dir: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    result = train(_config(style_image, content_dir, run_dir), progress=False)
+    threads = torch.get_num_threads()
+    result = train(_config(style_image, content_dir, run_dir, threads=2), progress=False)
+    assert torch.get_num_threads() == threads  # restored after the run
     assert result.generator == run_dir / "generator.safetensors"
     for name in ("generator.json", "config.json", "log.jsonl", "previews/step_000003.png",
                  "previews/step_000006.png", "checkpoints/step_000006.safetensors",
@@ -73,7 +75,7 @@ def test_run_folder_layout(style_image: Path, content_dir: Path, tmp_path: Path)
     loaded = load_generator(run_dir)
     assert (loaded.arch, loaded.step, loaded.style, loaded.train_size) == ("compact", 6,
                                                                            "mosaic", 32)
-    assert load_run_config(run_dir) == _config(style_image, content_dir, run_dir)
+    assert load_run_config(run_dir) == _config(style_image, content_dir, run_dir, threads=2)
 
 
 def _interrupt_at(step: int):  # type: ignore[no-untyped-def]
@@ -209,7 +211,7 @@ def test_ctrl_c_finishes_the_step_and_writes_a_checkpoint(
 
 
 def test_device_choice() -> None:
-    from restyle.training.trainer import resolve_device
+    from restyle.training.run import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

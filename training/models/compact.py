@@ -4,8 +4,9 @@ Johnson et al.'s layout made slim: channels 16/32/64, three residual blocks, 3×
 convolutions, InstanceNorm kept (it is what makes feed-forward stylisation look right), and zero
 padding inside each convolution instead of reflection padding, which exports as a separate Pad node
 and costs a pass over memory per layer. Defaults: 270 k parameters, 13.7 GFLOP per 512×512 frame,
-receptive field 65 px; through ONNX Runtime on 2 CPU cores about 9× the frames/s of ``johnson``
-(``benchmarks/bench_training.py`` measures the ratio).
+receptive field 65 px. Through ONNX Runtime on 2 CPU cores at 512×512 it ran at 8.9× the frames/s
+of ``johnson`` on an idle machine and 5.4× beside another job (``benchmarks/bench_training.py``
+measures the ratio).
 """
 
 from __future__ import annotations
