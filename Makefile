@@ -12,7 +12,7 @@ SOURCES := $(shell find sdk training export -name '*.py' -o -name '*.onnx' 2>/de
 EDITABLE := --config-settings editable_mode=strict
 PYTEST_ARGS ?=
 
-.PHONY: test test-slow lint typecheck pytest demo bench install clean
+.PHONY: test test-slow lint typecheck pytest demo bench styles install clean
 
 install: $(VENV)/.package
 
@@ -71,6 +71,10 @@ $(DEMO_VENV)/.package: $(DEMO_VENV)/.deps $(SOURCES)
 
 demo: $(DEMO_VENV)/.package
 	$(DEMO_VENV)/bin/restyle demo --out out
+
+# Rebuild the bundled styles (draw, train, export into sdk/styles/): ~8 min a style on 2 idle cores.
+styles: install
+	$(BIN)/python -m restyle.training.bundled --styles-dir sdk/styles
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) build out .pytest_cache .mypy_cache .ruff_cache

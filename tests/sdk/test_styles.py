@@ -1,0 +1,52 @@
+"""The bundled styles: shipped inside the package, addressable by name, self-describing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from restyle import Stylizer, list_styles, read_model_info
+from restyle.cli.main import main
+
+
+def test_at_least_three_bundled_styles_with_attribution() -> None:
+    styles = list_styles()
+    assert len(styles) >= 3
+    for style in styles:
+        assert style.path.stat().st_size <= 5 * 2**20, style.name
+        info = read_model_info(style.name)
+        assert info.style == style.name and info.io == "uint8_nhwc"
+        assert info.description and info.attribution and info.license, style.name
+        assert info.checkpoint_sha256, style.name
+
+
+def test_restyle_styles_lists_name_then_description(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["styles"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [s.name for s in list_styles()]
+    assert [line.split()[0] for line in lines] == names
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
+
+
+def test_stylizer_takes_a_bundled_style_by_name() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    with Stylizer("mosaic", backend="ort_cpu") as st:
+        out = st(image)
+        assert st.info.model is not None and st.info.model.style == "mosaic"
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - image.astype(int)).mean() > 10  # it does restyle
+
+
+def test_demo_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--style", "sunset"]) == 0
+    stdout = capsys.readouterr().out
+    assert "frames/s" in stdout
+    written = sorted(p.name for p in (tmp_path / "sunset").iterdir())
+    assert written == ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg", "sample.mp4"]
+    import av
+
+    with av.open(str(tmp_path / "sunset" / "sample.mp4")) as c:
+        assert c.streams.video[0].frames == 48
