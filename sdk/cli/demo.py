@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     from restyle import Stylizer
     from restyle.errors import ConfigError
+    from restyle.gallery import write_gallery
     from restyle.paths import atomic_output
     from restyle.samples import make_sample_clip, sample_photos
     from restyle.styles import list_styles
@@ -37,14 +38,16 @@ def run(args: argparse.Namespace) -> int:
     clip = None
     if not args.no_video:
         clip = make_sample_clip(out / "sample.mp4")
+    images = [Image.open(p).convert("RGB") for p in photos]
+    rows: list[tuple[str, list[Image.Image]]] = [("photo", images)]
     lines = []
     for style in styles:
         with Stylizer(style.name, backend=args.backend) as st:
-            images = [Image.open(p).convert("RGB") for p in photos]
             st.stylize_batch(images[:1])  # warm-up: first-run allocations are not the speed
             start = time.perf_counter()
             results = st.stylize_batch(images)
             photo_fps = len(images) / (time.perf_counter() - start)
+            rows.append((style.name, results))
             for src, result in zip(photos, results, strict=True):
                 with atomic_output(out / style.name / f"{src.stem}.jpg") as tmp:
                     result.save(tmp, format="JPEG", quality=92)
@@ -56,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         lines.append(line)
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
+    write_gallery(rows, out / "gallery.jpg")
     sys.stdout.write(f"wrote {out}/ ({len(lines)} style(s) × {len(photos)} photos"
-                     + (" and the sample clip)\n" if clip is not None else ")\n"))
+                     + (", the sample clip" if clip is not None else "") + ", gallery.jpg)\n")
     return 0

@@ -46,6 +46,7 @@ def test_demo_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "frames/s" in stdout
     written = sorted(p.name for p in (tmp_path / "sunset").iterdir())
     assert written == ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg", "sample.mp4"]
+    assert (tmp_path / "gallery.jpg").stat().st_size > 10_000
     import av
 
     with av.open(str(tmp_path / "sunset" / "sample.mp4")) as c:
