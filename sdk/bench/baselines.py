@@ -31,6 +31,7 @@ class Runnable:
     run: Callable[[], object]
     synchronize: Callable[[], None] | None = None
     gpu_peak_bytes: Callable[[], int] | None = None
+    timer: Callable[[Callable[[], object]], float] | None = None
 
 
 def _frames(batch: int, height: int, width: int) -> np.ndarray:
@@ -85,8 +86,17 @@ def torch_runnable(
         name += " channels-last"
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
+
+        def cuda_event_timer(call: Callable[[], object]) -> float:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            call()
+            end.record()
+            end.synchronize()
+            return float(start.elapsed_time(end)) / 1e3
+
         return Runnable(name, run, torch.cuda.synchronize,
-                        lambda: int(torch.cuda.max_memory_allocated()))
+                        lambda: int(torch.cuda.max_memory_allocated()), cuda_event_timer)
     return Runnable(name, run)
 
 

@@ -104,7 +104,7 @@ def _row(r: Runnable, kind: str, h: int, w: int, batch: int, cfg: BenchConfig,
          detail: str = "") -> BenchResult:
     reset_peak_rss()
     t = measure(r.run, warmup=cfg.warmup, repeat=cfg.repeat, min_time=cfg.min_time,
-                synchronize=r.synchronize)
+                synchronize=r.synchronize, timer=r.timer)
     gpu = r.gpu_peak_bytes() / 2**20 if r.gpu_peak_bytes else None
     return BenchResult(name=r.name, kind=kind, height=h, width=w, batch=batch,
                        fps=batch / t.median, p50_ms=t.p50 * 1e3, p99_ms=t.p99 * 1e3,

@@ -70,3 +70,14 @@ def test_cli_bench_writes_json_and_plot(tiny_model: Path, tmp_path: Path,
     assert {r["batch"] for r in data["results"]} == {1, 2}
     with Image.open(out_png) as img:
         assert img.size == (900, 560)
+
+
+def test_measure_uses_a_device_timer_when_given() -> None:
+    seen: list[int] = []
+
+    def timer(call: object) -> float:
+        seen.append(1)
+        return 0.25
+
+    timing = measure(lambda: None, warmup=1, repeat=3, timer=timer)
+    assert timing.samples == (0.25, 0.25, 0.25) and len(seen) == 3
