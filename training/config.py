@@ -23,10 +23,19 @@ class TrainConfig:
     :mod:`restyle.training.losses`), so the same weights serve every feature network.
 
     Attributes:
-        style: One or more style images; their Gram statistics are averaged.
+        style: One or more style images; their Gram statistics are averaged. May be empty in
+            paired mode (``pairs``), where a style image only adds a Gram term.
         out: The run folder (checkpoints, previews, log).
         content: A folder of content photos (searched recursively); ``None``: the built-in
-            scikit-image photos.
+            scikit-image photos. Not used in paired mode.
+        pairs: Paired mode (learning from examples, as pix2pix): a folder holding
+            ``input/NAME.ext`` photos and their stylised ``target/NAME.ext`` versions, matched by
+            file stem (see :mod:`restyle.training.pairs`). The generator learns the mapping with
+            an L1 pixel loss (``pixel_weight``), a feature-matching loss against the target
+            (``feature_weight``) and a conditional discriminator that judges (photo, result)
+            pairs (``adversarial_weight``); ``content_weight`` is not used.
+        init_from: Fine-tuning: start from the weights of this checkpoint (or run folder); it
+            must hold the same architecture and width/blocks. Optimisers start fresh.
         arch: A generator architecture of :func:`restyle.training.models.list_models`.
         width: Generator width; ``None``: the architecture's default.
         blocks: Residual blocks; ``None``: the architecture's default.
@@ -38,6 +47,8 @@ class TrainConfig:
         steps: Optimisation steps in all.
         lr: Peak generator learning rate of the one-cycle schedule (Adam).
         content_weight, style_weight, tv_weight, adversarial_weight: Loss weights.
+        pixel_weight, feature_weight: Paired-mode loss weights (L1 to the target, relative
+            error of the feature maps against the target's).
         adversarial_loss: ``hinge``, ``nonsaturating`` or ``lsgan``.
         d_lr: Discriminator learning rate (Adam, betas 0.5/0.99).
         crop: Side of the random crops the discriminator sees.
@@ -58,6 +69,8 @@ class TrainConfig:
     style: tuple[Path, ...]
     out: Path
     content: Path | None = None
+    pairs: Path | None = None
+    init_from: Path | None = None
     arch: str = "compact"
     width: int | None = None
     blocks: int | None = None
@@ -72,6 +85,8 @@ class TrainConfig:
     style_weight: float = 10.0
     tv_weight: float = 0.0
     adversarial_weight: float = 0.3
+    pixel_weight: float = 10.0
+    feature_weight: float = 1.0
     adversarial_loss: str = "hinge"
     d_lr: float = 4e-4
     crop: int = 64
@@ -93,10 +108,15 @@ class TrainConfig:
         object.__setattr__(self, "out", Path(self.out))
         if self.content is not None:
             object.__setattr__(self, "content", Path(self.content))
-        if self.vgg_weights is not None:
-            object.__setattr__(self, "vgg_weights", Path(self.vgg_weights))
-        if not style:
-            raise ConfigError("no style image given: pass at least one, e.g. --style art.jpg")
+        for name in ("vgg_weights", "pairs", "init_from"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        if not style and self.pairs is None:
+            raise ConfigError("no style image given: pass at least one, e.g. --style art.jpg, "
+                              "or a folder of example pairs with --pairs DIR")
+        if self.pairs is not None and self.content is not None:
+            raise ConfigError("--content is not used in paired mode (the photos are the pairs' "
+                              "inputs): leave out --content or --pairs")
         if self.features not in FEATURES:
             raise ConfigError(f"unknown feature network {self.features!r}: choose one of "
                               f"{', '.join(FEATURES)}")
@@ -111,7 +131,8 @@ class TrainConfig:
         for name in ("lr", "d_lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("content_weight", "style_weight", "tv_weight", "adversarial_weight"):
+        for name in ("content_weight", "style_weight", "tv_weight", "adversarial_weight",
+                     "pixel_weight", "feature_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.threads is not None and self.threads < 1:
@@ -122,8 +143,10 @@ class TrainConfig:
 
     @property
     def style_name(self) -> str:
-        """The style's name: ``name``, else the first style image's file stem."""
-        return self.name or self.style[0].stem
+        """The style's name: ``name``, else the first style image's (or pairs folder's) stem."""
+        if self.name:
+            return self.name
+        return self.style[0].stem if self.style else Path(self.pairs or "pairs").resolve().name
 
     @property
     def arch_kwargs(self) -> dict[str, int]:
@@ -139,7 +162,7 @@ class TrainConfig:
         """JSON-serialisable values (paths as strings)."""
         data = dataclasses.asdict(self)
         data["style"] = [str(p) for p in self.style]
-        for name in ("content", "out", "vgg_weights"):
+        for name in ("content", "out", "vgg_weights", "pairs", "init_from"):
             data[name] = None if data[name] is None else str(data[name])
         return data
 

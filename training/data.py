@@ -29,6 +29,7 @@ __all__ = [
     "load_rgb",
     "load_style_image",
     "random_crops",
+    "resize_short_side",
 ]
 
 log = logging.getLogger("restyle.training.data")
@@ -106,7 +107,7 @@ def load_rgb(path: str | Path) -> np.ndarray:
         ) from exc
 
 
-def _resize_short_side(arr: np.ndarray, short: int) -> np.ndarray:
+def resize_short_side(arr: np.ndarray, short: int) -> np.ndarray:
     """Resize HxWx3 float so the shorter side is ``short`` (antialiased bicubic)."""
     h, w = arr.shape[:2]
     scale = short / min(h, w)
@@ -141,7 +142,7 @@ def load_style_image(path: str | Path, *, short_side: int) -> torch.Tensor:
             f"{MIN_STYLE_SIDE}×{MIN_STYLE_SIDE} (ideally 256 or more on its shorter side); "
             "use a larger image"
         )
-    return torch.from_numpy(np.ascontiguousarray(_resize_short_side(arr, short_side))).permute(
+    return torch.from_numpy(np.ascontiguousarray(resize_short_side(arr, short_side))).permute(
         2, 0, 1).contiguous()
 
 
@@ -215,7 +216,7 @@ class ContentImages:
             if not self._sources:
                 raise TrainingError(f"no readable content images left in {self.origin}") from exc
             return None
-        small = (_resize_short_side(arr, round(self.size * 1.5)) * 255.0 + 0.5).astype(np.uint8)
+        small = (resize_short_side(arr, round(self.size * 1.5)) * 255.0 + 0.5).astype(np.uint8)
         self._cache[src.name] = small
         if len(self._cache) > _CACHE_IMAGES:
             self._cache.popitem(last=False)
@@ -230,7 +231,7 @@ class ContentImages:
                 continue
             short = round(self.size * rng.uniform(1.0, 1.5))
             t = torch.from_numpy(arr).permute(2, 0, 1).float().div(255.0)
-            t = torch.from_numpy(_resize_short_side(t.permute(1, 2, 0).numpy(), short)).permute(
+            t = torch.from_numpy(resize_short_side(t.permute(1, 2, 0).numpy(), short)).permute(
                 2, 0, 1)
             out.append(random_crops([t], count=1, side=self.size, rng=rng)[0])
         return torch.stack(out).contiguous()

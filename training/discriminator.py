@@ -1,4 +1,8 @@
-"""A small PatchGAN discriminator: which patches look like the style image(s)?"""
+"""A small PatchGAN discriminator: which patches look like the style image(s)?
+
+In paired mode it is conditional, as in pix2pix: it sees the photo and the image beside it
+(6 channels) and judges whether the pair is a real (photo, target) example.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ class PatchDiscriminator(nn.Module):
     Args:
         width: Channels of the first stage; each later stage doubles them.
         stages: Stride-2 stages.
+        in_channels: 3 for images; 6 for (photo, result) pairs, concatenated on channels.
 
     Example:
         >>> d = PatchDiscriminator(width=8)
@@ -24,10 +29,10 @@ class PatchDiscriminator(nn.Module):
         torch.Size([2, 1, 8, 8])
     """
 
-    def __init__(self, width: int = 32, stages: int = 3) -> None:
+    def __init__(self, width: int = 32, stages: int = 3, *, in_channels: int = 3) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        channels = 3
+        channels = in_channels
         for i in range(stages):
             out = width * 2**i
             layers += [spectral_norm(nn.Conv2d(channels, out, 4, stride=2, padding=1)),

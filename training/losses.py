@@ -28,6 +28,7 @@ __all__ = [
     "AdversarialLoss",
     "ContentLoss",
     "StyleLoss",
+    "feature_matching",
     "gram_matrix",
     "luminance",
     "total_variation",
@@ -126,6 +127,13 @@ class StyleLoss(nn.Module):
             gram = gram_matrix(generated_features[name])
             losses.append(_relative_error(gram, target.expand_as(gram)))
         return torch.stack(losses).mean()
+
+
+def feature_matching(generated: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
+                     layers: Sequence[str]) -> torch.Tensor:
+    """Paired mode's feature term: relative squared error of each layer's feature maps against
+    the target image's, averaged over ``layers``."""
+    return torch.stack([_relative_error(generated[k], target[k]) for k in layers]).mean()
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:

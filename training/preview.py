@@ -1,4 +1,5 @@
-"""Preview grids: content crops on top, their stylised versions below, the style at the left."""
+"""Preview grids: content crops on top, their stylised versions below, the style at the left;
+in paired mode a third row holds the targets."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ __all__ = ["preview_grid", "write_preview"]
 
 
 @torch.no_grad()
-def preview_grid(generator: Generator, content: torch.Tensor,
-                 styles: list[torch.Tensor]) -> np.ndarray:
-    """An HxWx3 uint8 grid: the first style image (scaled to the tile size) and the content
-    crops in the first row, blank and their stylisations in the second."""
+def preview_grid(generator: Generator, content: torch.Tensor, styles: list[torch.Tensor],
+                 targets: torch.Tensor | None = None) -> np.ndarray:
+    """An HxWx3 uint8 grid: the first style image (scaled to the tile size; blank without one)
+    and the content crops in the first row, blank and their stylisations in the second, and
+    the ``targets`` (paired mode) in a third."""
     was_training = generator.training
     generator.eval()
     try:
@@ -27,20 +29,25 @@ def preview_grid(generator: Generator, content: torch.Tensor,
         generator.train(was_training)
     content = content.cpu()
     n, _, h, w = content.shape
-    style = torch.nn.functional.interpolate(styles[0][None].cpu(), size=(h, w), mode="bilinear",
-                                            antialias=True, align_corners=False)[0].clamp(0, 1)
-    grid = torch.ones(3, 2 * h, (n + 1) * w)
-    grid[:, :h, :w] = style
+    rows = 2 if targets is None else 3
+    grid = torch.ones(3, rows * h, (n + 1) * w)
+    if styles:
+        grid[:, :h, :w] = torch.nn.functional.interpolate(
+            styles[0][None].cpu(), size=(h, w), mode="bilinear", antialias=True,
+            align_corners=False)[0].clamp(0, 1)
     for i in range(n):
         grid[:, :h, (i + 1) * w:(i + 2) * w] = content[i]
-        grid[:, h:, (i + 1) * w:(i + 2) * w] = out[i]
+        grid[:, h:2 * h, (i + 1) * w:(i + 2) * w] = out[i]
+        if targets is not None:
+            grid[:, 2 * h:, (i + 1) * w:(i + 2) * w] = targets[i].cpu()
     arr: np.ndarray = (grid.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
     return arr
 
 
 def write_preview(path: Path, generator: Generator, content: torch.Tensor,
-                  styles: list[torch.Tensor]) -> Path:
+                  styles: list[torch.Tensor], targets: torch.Tensor | None = None) -> Path:
     """Write :func:`preview_grid` as a PNG atomically; returns ``path``."""
     with atomic_output(path) as tmp:
-        Image.fromarray(preview_grid(generator, content, styles)).save(tmp, format="PNG")
+        Image.fromarray(preview_grid(generator, content, styles, targets)).save(tmp,
+                                                                               format="PNG")
     return path

@@ -8,6 +8,14 @@ Each step (a CycleGAN-style ``optimize_parameters``):
 3. discriminator step: random crops of the style image(s) (real) against random crops of the
    generated batch (fake, detached).
 
+In paired mode (``config.pairs``) the batch is aligned (photo, target) crops; the generator loss
+is L1 to the target + feature matching against the target (+ Gram loss when style images are
+given) + adversarial, and the discriminator is conditional, as in pix2pix: it judges crops of
+(photo, target) (real) against the same crops of (photo, result) (fake), 6 channels.
+
+``config.init_from`` starts the generator from a checkpoint of the same architecture
+(fine-tuning); the optimisers and the discriminator start fresh.
+
 Everything random draws from one seeded numpy generator (data, crops) and torch's global one
 (initial weights), both saved in checkpoints, so a resumed run repeats the uninterrupted one.
 """
@@ -23,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from restyle.errors import ConfigError, TrainingError
+from restyle.errors import ConfigError, ModelFormatError, TrainingError
 from restyle.training.checkpoint import (
     TrainingState,
     load_generator,
@@ -40,8 +48,15 @@ from restyle.training.data import (
 )
 from restyle.training.discriminator import PatchDiscriminator, set_requires_grad
 from restyle.training.features import create_features
-from restyle.training.losses import AdversarialLoss, ContentLoss, StyleLoss, total_variation
+from restyle.training.losses import (
+    AdversarialLoss,
+    ContentLoss,
+    StyleLoss,
+    feature_matching,
+    total_variation,
+)
 from restyle.training.models import Generator, create_model
+from restyle.training.pairs import PairedImages, folder_pairs
 
 __all__ = ["StepLog", "TrainingRun", "one_cycle_lr", "resolve_device"]
 
@@ -60,6 +75,8 @@ class StepLog:
     adv_d: float
     total: float
     lr: float
+    pixel: float = 0.0
+    feature: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -102,6 +119,11 @@ def resolve_device(name: str) -> torch.device:
 
 def _value(t: torch.Tensor) -> float:
     return float(t.detach())
+
+
+def _arch_text(arch: str, config: dict[str, Any]) -> str:
+    """``compact (width=8, blocks=1)``."""
+    return f"{arch} ({', '.join(f'{k}={v}' for k, v in config.items())})"
 
 
 def _python_rng_state() -> dict[str, Any]:
@@ -151,38 +173,75 @@ class TrainingRun:
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.generator: Generator = create_model(config.arch, **config.arch_kwargs)
+        if config.init_from is not None:
+            self.load_initial_weights(config.init_from)
         multiple = self.generator.size_multiple
         if config.size % multiple:
             raise ConfigError(f"size {config.size} is not a multiple of {multiple}, which "
                               f"{config.arch} needs: use {config.size // multiple * multiple}")
         style_side = config.style_size or config.size
         self.styles = [load_style_image(p, short_side=style_side) for p in config.style]
-        self.content: ContentImages = (
-            folder_content(config.content, size=config.size) if config.content is not None
-            else builtin_content(size=config.size))
+        self.pairs: PairedImages | None = None
+        self.content: ContentImages | PairedImages
+        if config.pairs is not None:
+            self.pairs = self.content = folder_pairs(config.pairs, size=config.size)
+        elif config.content is not None:
+            self.content = folder_content(config.content, size=config.size)
+        else:
+            self.content = builtin_content(size=config.size)
         self.features = create_features(config.features, seed=config.seed,
                                         vgg_weights=config.vgg_weights)
         self.content_loss = ContentLoss(self.features.content_layers)
-        self.style_loss = StyleLoss.from_images(self.features, self.styles)
+        self.style_loss: StyleLoss | None = (
+            StyleLoss.from_images(self.features, self.styles) if self.styles else None)
         self.adversarial = AdversarialLoss(config.adversarial_loss)
-        self.discriminator = PatchDiscriminator()
+        self.discriminator = PatchDiscriminator(in_channels=6 if self.pairs is not None else 3)
         self.device = resolve_device(config.device)
-        for module in (self.generator, self.features, self.style_loss, self.discriminator):
+        for module in (self.generator, self.features, self.discriminator):
             module.to(self.device)
-        self.crop = min(config.crop, config.size, style_side)
+        if self.style_loss is not None:
+            self.style_loss.to(self.device)
+        self.crop = min(config.crop, config.size,
+                        style_side if self.pairs is None else config.size)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr,
                                       betas=_D_BETAS)
         self.step = 0
 
+    def load_initial_weights(self, path: Path) -> None:
+        """Fine-tuning: copy the weights of the checkpoint (or run folder) ``path``.
+
+        Raises:
+            ModelFormatError: The file is unreadable, or holds another architecture or size.
+        """
+        loaded = load_generator(path)
+        ours, theirs = (self.config.arch, self.generator.config()), (loaded.arch,
+                                                                      loaded.arch_config)
+        if ours != theirs:
+            flags = " ".join([f"--arch {loaded.arch}"] + [
+                f"--{k} {v}" for k, v in loaded.arch_config.items()
+                if isinstance(v, int) and not isinstance(v, bool)])
+            raise ModelFormatError(
+                f"--init-from {loaded.path} holds a {_arch_text(*theirs)} generator, but this "
+                f"run trains {_arch_text(*ours)}: fine-tuning needs the same architecture and "
+                f"size; train with {flags}, or leave out --init-from")
+        self.generator.load_state_dict(loaded.module.state_dict())
+        self.generator.train()
+
     # -- one step -------------------------------------------------------------------------
     def train_step(self) -> StepLog:
         """One generator step and one discriminator step; returns the named losses."""
+        if isinstance(self.content, PairedImages):
+            return self._paired_step(self.content)
+        return self._style_step(self.content)
+
+    def _style_step(self, photos: ContentImages) -> StepLog:
+        """Style mode: content + style + total-variation + adversarial loss."""
         cfg = self.config
         lr = one_cycle_lr(self.step, cfg.steps, cfg.lr)
         for group in self.opt_g.param_groups:
             group["lr"] = lr
-        content = self.content.sample(cfg.batch_size, self.rng).to(self.device)
+        content = photos.sample(cfg.batch_size, self.rng).to(self.device)
         use_d = cfg.adversarial_weight > 0
 
         # Generator step; the discriminator is frozen.
@@ -195,7 +254,8 @@ class TrainingRun:
             with torch.no_grad():
                 content_feats = self.features(content)
         l_content = self.content_loss(generated, content, feats, content_feats)
-        l_style = self.style_loss(feats)
+        l_style = (self.style_loss(feats) if self.style_loss is not None
+                   else generated.new_zeros(()))
         l_tv = total_variation(generated)
         fake_crops = self._crops_of(generated) if use_d else None
         l_adv_g = (self.adversarial.generator(self.discriminator(fake_crops))
@@ -224,15 +284,76 @@ class TrainingRun:
                        tv=_value(l_tv), adv_g=_value(l_adv_g), adv_d=l_adv_d,
                        total=_value(total), lr=lr)
 
-    def _crops_of(self, images: torch.Tensor) -> torch.Tensor:
+    def _paired_step(self, pairs: PairedImages) -> StepLog:
+        """Paired mode: pixel + feature (+ style) + conditional adversarial loss."""
+        cfg = self.config
+        lr = one_cycle_lr(self.step, cfg.steps, cfg.lr)
+        for group in self.opt_g.param_groups:
+            group["lr"] = lr
+        photos, targets = pairs.sample(cfg.batch_size, self.rng)
+        photos, targets = photos.to(self.device), targets.to(self.device)
+        use_d = cfg.adversarial_weight > 0
+
+        set_requires_grad(self.discriminator, False)
+        self.opt_g.zero_grad(set_to_none=True)
+        generated = self.generator(photos)
+        zero = generated.new_zeros(())
+        l_pixel = torch.nn.functional.l1_loss(generated, targets)
+        l_feature, l_style = zero, zero
+        if cfg.feature_weight > 0 or self.style_loss is not None:
+            feats = self.features(generated)
+            if cfg.feature_weight > 0:
+                with torch.no_grad():
+                    target_feats = self.features(targets)
+                l_feature = feature_matching(feats, target_feats, self.features.style_layers)
+            if self.style_loss is not None:
+                l_style = self.style_loss(feats)
+        l_tv = total_variation(generated)
+        places = self._crop_places(generated) if use_d else []
+        if use_d:
+            fake = self._crops_of(torch.cat([photos, generated], dim=1), places)
+            l_adv_g = self.adversarial.generator(self.discriminator(fake))
+        else:
+            l_adv_g = zero
+        total = (cfg.pixel_weight * l_pixel + cfg.feature_weight * l_feature
+                 + cfg.style_weight * l_style + cfg.tv_weight * l_tv
+                 + cfg.adversarial_weight * l_adv_g)
+        if not torch.isfinite(total):
+            raise TrainingError(f"the loss became {_value(total)} at step {self.step + 1}: lower "
+                                "--lr or the loss weights and train again")
+        total.backward()
+        self.opt_g.step()
+
+        l_adv_d = 0.0
+        if use_d:
+            set_requires_grad(self.discriminator, True)
+            self.opt_d.zero_grad(set_to_none=True)
+            real = self._crops_of(torch.cat([photos, targets], dim=1), places)
+            fake = self._crops_of(torch.cat([photos, generated.detach()], dim=1), places)
+            d_loss: torch.Tensor = self.adversarial.discriminator(self.discriminator(real),
+                                                                  self.discriminator(fake))
+            d_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+            self.opt_d.step()
+            l_adv_d = _value(d_loss)
+        self.step += 1
+        return StepLog(step=self.step, content=0.0, style=_value(l_style), tv=_value(l_tv),
+                       adv_g=_value(l_adv_g), adv_d=l_adv_d, total=_value(total), lr=lr,
+                       pixel=_value(l_pixel), feature=_value(l_feature))
+
+    def _crop_places(self, images: torch.Tensor) -> list[tuple[int, int]]:
+        """A random (top, left) of a ``crop``-pixel square per image of the batch."""
         side = self.crop
         h, w = images.shape[-2:]
-        out = []
-        for i in range(images.shape[0]):
-            top = int(self.rng.integers(h - side + 1))
-            left = int(self.rng.integers(w - side + 1))
-            out.append(images[i, :, top:top + side, left:left + side])
-        return torch.stack(out)
+        return [(int(self.rng.integers(h - side + 1)), int(self.rng.integers(w - side + 1)))
+                for _ in range(images.shape[0])]
+
+    def _crops_of(self, images: torch.Tensor,
+                  places: list[tuple[int, int]] | None = None) -> torch.Tensor:
+        side = self.crop
+        if places is None:
+            places = self._crop_places(images)
+        return torch.stack([images[i, :, top:top + side, left:left + side]
+                            for i, (top, left) in enumerate(places)])
 
     def _style_crops(self, count: int) -> torch.Tensor:
         crops = random_crops(self.styles, count=count, side=self.crop, rng=self.rng)

@@ -1,4 +1,5 @@
-"""The training loop: ``train(config)`` turns style images into a feed-forward generator.
+"""The training loop: ``train(config)`` turns style images (or example pairs, ``config.pairs``)
+into a feed-forward generator.
 
 The step itself is :meth:`restyle.training.run.TrainingRun.train_step`. A run folder holds
 ``checkpoints/step_N.safetensors`` (+ ``.json`` and ``.state.safetensors``),
@@ -189,7 +190,12 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
     if not config_path.is_file():
         with atomic_output(config_path) as tmp:
             tmp.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
-    previews = run.content.fixed(4).to(run.device)
+    targets: torch.Tensor | None = None
+    if run.pairs is not None:
+        previews, targets = run.pairs.fixed_pairs(4)
+        previews = previews.to(run.device)
+    else:
+        previews = run.content.fixed(4).to(run.device)
     last: StepLog | None = None
     timed_steps, timed_seconds = 0, 0.0
     stop = _StopRequest()
@@ -207,12 +213,15 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
                     time.perf_counter() - t0)
                 log_file.write(json.dumps(last.as_dict()) + "\n")
                 log_file.flush()
-                bar.set_postfix(f"content {last.content:.3f} style {last.style:.3f} "
-                                f"adv {last.adv_g:.2f}/{last.adv_d:.2f}")
+                bar.set_postfix(
+                    (f"pixel {last.pixel:.3f} feature {last.feature:.3f} "
+                     if run.pairs is not None
+                     else f"content {last.content:.3f} ")
+                    + f"style {last.style:.3f} adv {last.adv_g:.2f}/{last.adv_d:.2f}")
                 bar.update(1)
                 if config.preview_every and run.step % config.preview_every == 0:
                     write_preview(run_dir / "previews" / f"step_{run.step:06d}.png",
-                                  run.generator, previews, run.styles)
+                                  run.generator, previews, run.styles, targets)
                 if config.checkpoint_every and run.step % config.checkpoint_every == 0:
                     run.save(_checkpoint_path(run_dir, run.step), with_state=True)
                     _prune(run_dir, config.keep_checkpoints)
@@ -232,7 +241,8 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
     run.save(_checkpoint_path(run_dir, run.step), with_state=True)
     _prune(run_dir, config.keep_checkpoints)
     final = run.save(run_dir / FINAL_NAME, with_state=False)
-    write_preview(run_dir / "previews" / "final.png", run.generator, previews, run.styles)
+    write_preview(run_dir / "previews" / "final.png", run.generator, previews, run.styles,
+                  targets)
     per_step = timed_seconds / timed_steps if timed_steps else float("nan")
     log.info("trained %d steps (%.2f s/step): %s", run.step, per_step, final)
     return TrainResult(run_dir=run_dir, generator=final, steps=run.step, last=last,

@@ -1,4 +1,5 @@
-"""``restyle train``: learn a style generator from style images (needs ``restyle[train]``)."""
+"""``restyle train``: learn a style generator from style images or from example pairs (needs
+``restyle[train]``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content", type=Path, metavar="DIR",
                    help="folder of content photos, searched recursively (jpg/png/webp); "
                         "default: scikit-image's built-in photos")
+    p.add_argument("--pairs", type=Path, metavar="DIR",
+                   help="learn from examples: DIR/input/NAME.jpg photos and their stylised "
+                        "DIR/target/NAME.jpg versions (same names); --style becomes optional")
+    p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                   help="fine-tune: start from this generator (same --arch/--width/--blocks)")
     p.add_argument("--out", type=Path, metavar="RUN_DIR",
                    help="run folder: checkpoints, previews, log.jsonl, generator.safetensors")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
@@ -45,6 +51,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style-weight", type=float)
     p.add_argument("--tv-weight", type=float)
     p.add_argument("--adversarial-weight", type=float, help="0 turns the discriminator off")
+    p.add_argument("--pixel-weight", type=float, help="paired mode: L1 loss to the target")
+    p.add_argument("--feature-weight", type=float,
+                   help="paired mode: feature-matching loss to the target")
     p.add_argument("--adversarial-loss", choices=("hinge", "nonsaturating", "lsgan"),
                    default="hinge")
     p.add_argument("--seed", type=int, default=0)
@@ -72,7 +81,8 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("train", help="train a style generator from style images (needs restyle[train])",
+@command("train", help="train a style generator from style images or example pairs "
+                       "(needs restyle[train])",
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
     from restyle._optional import require
@@ -87,23 +97,25 @@ def run(args: argparse.Namespace) -> int:
     from restyle.training import TrainConfig, load_run_config, train
 
     if args.resume is not None:
-        if args.style or args.content or args.out:
+        if args.style or args.content or args.out or args.pairs or args.init_from:
             raise ConfigError("--resume continues a run with the settings it was started with: "
-                              "leave out --style, --content and --out")
+                              "leave out --style, --content, --pairs, --init-from and --out")
         config = load_run_config(args.resume)
         if config.out.resolve() != args.resume.resolve():
             config = TrainConfig.from_dict({**config.to_dict(), "out": str(args.resume)})
         result = train(config, resume=True)
     else:
-        if not args.style:
-            raise ConfigError("no style image: pass --style ART (or --resume RUN_DIR)")
+        if not args.style and args.pairs is None:
+            raise ConfigError("no style image: pass --style ART, --pairs DIR (or --resume "
+                              "RUN_DIR)")
         if args.out is None:
             raise ConfigError("no run folder: pass --out RUN_DIR")
         weights = {k: v for k in ("content_weight", "style_weight", "tv_weight",
-                                  "adversarial_weight")
+                                  "adversarial_weight", "pixel_weight", "feature_weight")
                    if (v := getattr(args, k)) is not None}
         config = TrainConfig(
-            style=tuple(args.style), content=args.content, out=args.out, arch=args.arch,
+            style=tuple(args.style or ()), content=args.content, pairs=args.pairs,
+            init_from=args.init_from, out=args.out, arch=args.arch,
             width=args.width, blocks=args.blocks, features=args.features,
             vgg_weights=args.vgg_weights, size=args.size, batch_size=args.batch_size,
             steps=args.steps, lr=args.lr, adversarial_loss=args.adversarial_loss,

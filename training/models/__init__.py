@@ -21,5 +21,6 @@ from restyle.training.models.registry import create_model, list_models, model_cl
 # Importing the architecture modules registers them.
 from restyle.training.models import compact as _compact  # noqa: F401  isort: skip
 from restyle.training.models import johnson as _johnson  # noqa: F401  isort: skip
+from restyle.training.models import realtime as _realtime  # noqa: F401  isort: skip
 
 __all__ = ["Generator", "create_model", "list_models", "model_class", "register_model"]
