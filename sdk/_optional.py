@@ -18,7 +18,6 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "onnx": ("train", "exporting and inspecting ONNX files"),
     "onnxscript": ("train", "the dynamo ONNX exporter"),
     "safetensors": ("train", "reading and writing checkpoints"),
-    "onnxconverter_common": ("train", "FP16 export"),
     "tensorrt": ("gpu", "TensorRT engines (install TensorRT from NVIDIA: see README, 'GPU')"),
     "cuda": ("gpu", "CUDA streams and pinned memory through cuda-python"),
     "pycuda": ("gpu", "CUDA streams through pycuda (pip install pycuda; needs the CUDA toolkit)"),
