@@ -22,17 +22,25 @@ __all__ = [
 class Generator(nn.Module):
     """A feed-forward style generator: RGB in [0, 1] → RGB in [0, 1], NCHW float32.
 
-    Subclasses set ``size_multiple`` (height and width must be multiples of it) and implement
-    :meth:`config`, the JSON-serialisable constructor arguments. ``arch`` is set by
-    :func:`~restyle.training.models.register_model`.
+    Every architecture is sized by a ``width`` (channels) and a number of residual ``blocks``,
+    checked and kept here; :meth:`config` returns them, the JSON-serialisable constructor
+    arguments. Subclasses set ``size_multiple`` (height and width must be multiples of it).
+    ``arch`` is set by :func:`~restyle.training.models.register_model`.
     """
 
     arch: ClassVar[str] = ""
     size_multiple: ClassVar[int] = 1
 
+    def __init__(self, width: int, blocks: int) -> None:
+        super().__init__()
+        if width < 1 or blocks < 0:
+            raise ValueError(f"width must be ≥ 1 and blocks ≥ 0, got {width=} {blocks=}")
+        self.width = int(width)
+        self.blocks = int(blocks)
+
     def config(self) -> dict[str, Any]:
         """Constructor keyword arguments that rebuild this architecture."""
-        raise NotImplementedError
+        return {"width": self.width, "blocks": self.blocks}
 
 
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,6 @@ measures the ratio).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -49,11 +47,7 @@ class Compact(Generator):
     size_multiple = 4
 
     def __init__(self, width: int = 16, blocks: int = 3) -> None:
-        super().__init__()
-        if width < 1 or blocks < 0:
-            raise ValueError(f"width must be ≥ 1 and blocks ≥ 0, got {width=} {blocks=}")
-        self.width = int(width)
-        self.blocks = int(blocks)
+        super().__init__(width, blocks)
         w = self.width
         self.encoder = nn.Sequential(
             ConvLayer(3, w, 3, padding_mode=_PAD),
@@ -68,9 +62,6 @@ class Compact(Generator):
             UpsampleConvLayer(2 * w, w, padding_mode=_PAD),
             ConvLayer(w, 3, 3, norm=False, relu=False, padding_mode=_PAD),
         )
-
-    def config(self) -> dict[str, Any]:
-        return {"width": self.width, "blocks": self.blocks}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return to_unit_range(self.decoder(self.residuals(self.encoder(x))))

@@ -8,8 +8,6 @@ stages and a 9×9 output convolution. Defaults (``width=32, blocks=5``): 1.68 M 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -43,11 +41,7 @@ class Johnson(Generator):
     size_multiple = 4
 
     def __init__(self, width: int = 32, blocks: int = 5) -> None:
-        super().__init__()
-        if width < 1 or blocks < 0:
-            raise ValueError(f"width must be ≥ 1 and blocks ≥ 0, got {width=} {blocks=}")
-        self.width = int(width)
-        self.blocks = int(blocks)
+        super().__init__(width, blocks)
         w = self.width
         self.encoder = nn.Sequential(
             ConvLayer(3, w, 9),
@@ -60,9 +54,6 @@ class Johnson(Generator):
             UpsampleConvLayer(2 * w, w),
             ConvLayer(w, 3, 9, norm=False, relu=False),
         )
-
-    def config(self) -> dict[str, Any]:
-        return {"width": self.width, "blocks": self.blocks}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return to_unit_range(self.decoder(self.residuals(self.encoder(x))))

@@ -16,8 +16,6 @@ the same way it is softer, and a long style run grew a faint periodic texture.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -64,11 +62,7 @@ class Realtime(Generator):
     size_multiple = 8
 
     def __init__(self, width: int = 16, blocks: int = 3) -> None:
-        super().__init__()
-        if width < 1 or blocks < 0:
-            raise ValueError(f"width must be ≥ 1 and blocks ≥ 0, got {width=} {blocks=}")
-        self.width = int(width)
-        self.blocks = int(blocks)
+        super().__init__(width, blocks)
         w = self.width
         self.down1, self.down2, self.down3 = _down(3, w), _down(w, 2 * w), _down(2 * w, 4 * w)
         self.residuals = nn.Sequential(
@@ -77,9 +71,6 @@ class Realtime(Generator):
         self.up3, self.up2 = _up(4 * w, 2 * w), _up(2 * w, w)
         self.up1 = _up(w, 3, relu=False)
         self.detail = nn.Conv2d(3, 3, 3, padding=1)
-
-    def config(self) -> dict[str, Any]:
-        return {"width": self.width, "blocks": self.blocks}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         half = self.down1(x)
