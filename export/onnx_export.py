@@ -21,6 +21,7 @@ from restyle.errors import ConfigError
 from restyle.export.exporter import DEFAULT_OPSET, export_graph
 from restyle.export.fp16 import MIN_PSNR_DB, Fp16Report, convert_to_mixed_fp16, psnr_gate
 from restyle.export.metadata import write_metadata
+from restyle.export.rewrite import fold_upsample_convs
 from restyle.export.source import Source, load_source
 from restyle.export.verify import (
     DEFAULT_CHECK_SHAPES,
@@ -69,6 +70,7 @@ def to_onnx(
     seed: int | None = None,
     min_psnr_db: float = MIN_PSNR_DB,
     opset: int = DEFAULT_OPSET,
+    fold_upsampling: bool = True,
     progress: bool = False,
 ) -> ExportResult:
     """Export a generator to a checked, self-describing ONNX file.
@@ -92,6 +94,9 @@ def to_onnx(
         seed: Seed of the random check images (default: fresh).
         min_psnr_db: FP16 accuracy gate.
         opset: ONNX opset, 18 or newer.
+        fold_upsampling: Export each nearest-upsample + 3×3-convolution pair as one transposed
+            convolution (:mod:`restyle.export.rewrite`): the same function, 2.25× fewer
+            multiply-adds in those layers, checked against the original module.
         progress: Show progress bars on standard error.
 
     Returns:
@@ -121,7 +126,12 @@ def to_onnx(
         raise ConfigError(f"{target} is the checkpoint being exported: choose another output path")
     with atomic_output(target) as tmp:
         wrapped = ImageIO(src.module, size_multiple=src.size_multiple, io=io).eval()
-        graph, exporter = export_graph(wrapped, opset=opset)
+        exported = wrapped
+        if fold_upsampling:
+            generator, folded = fold_upsample_convs(src.module)
+            log.info("folded %d upsample+convolution pair(s) into transposed convolutions", folded)
+            exported = ImageIO(generator, size_multiple=src.size_multiple, io=io).eval()
+        graph, exporter = export_graph(exported, opset=opset)
         check_graph(graph)
         report = compare_with_torch(graph, wrapped, shapes=check_shapes, tolerance=tolerance,
                                     seed=seed, progress=progress)
@@ -131,7 +141,8 @@ def to_onnx(
             check_graph(final)
             fp16_report = psnr_gate(graph, final, io=io, min_psnr_db=min_psnr_db)
         info = replace(src.info, io=io, precision="fp16" if fp16 else "fp32",
-                       input_name=input_name, output_name=output_name)
+                       input_name=input_name, output_name=output_name,
+                       graph_rewrites="fold_upsampling" if fold_upsampling else "")
         write_metadata(final, info)
         onnx.save(final, str(tmp))
     size = target.stat().st_size

@@ -53,7 +53,8 @@ def load_source(
     """Load ``source`` and describe it; explicit arguments override what the checkpoint says.
 
     Args:
-        source: A ``.safetensors`` checkpoint, a run folder, a
+        source: A ``.safetensors`` checkpoint, a run folder, a restyle ``.onnx`` model (to
+            re-export it, see :mod:`restyle.export.reload`), a
             :class:`~restyle.training.checkpoint.LoadedGenerator` or a generator ``nn.Module``
             (float32 NCHW [0, 1] in and out).
         style: Style name (a module without one is called after its architecture).
@@ -73,7 +74,12 @@ def load_source(
     """
     checkpoint: Path | None = None
     if isinstance(source, (str, os.PathLike)):
-        source = load_generator(Path(source))
+        if Path(source).suffix.lower() == ".onnx":
+            from restyle.export.reload import load_onnx_generator
+
+            source = load_onnx_generator(source)
+        else:
+            source = load_generator(Path(source))
     if isinstance(source, LoadedGenerator):
         loaded = source
         checkpoint = loaded.path

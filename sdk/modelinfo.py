@@ -46,6 +46,7 @@ KEYS: dict[str, str] = {
     "precision": "fp32 or fp16",
     "input_name": "name of the input tensor",
     "output_name": "name of the output tensor",
+    "graph_rewrites": "exact rewrites applied at export, comma-separated (e.g. fold_upsampling)",
 }
 
 
@@ -68,6 +69,7 @@ class ModelInfo:
     license: str = ""
     input_name: str = "image"
     output_name: str = "stylized"
+    graph_rewrites: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """All fields as plain JSON-friendly values."""
@@ -109,6 +111,7 @@ class ModelInfo:
             license=ours.get("license", ""),
             input_name=ours.get("input_name", "image"),
             output_name=ours.get("output_name", "stylized"),
+            graph_rewrites=ours.get("graph_rewrites", ""),
         )
 
 

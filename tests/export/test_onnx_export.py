@@ -36,8 +36,11 @@ def test_graph_has_uint8_nhwc_io_with_dynamic_dims(tiny_export: ExportResult) ->
     ops = Counter(n.op_type for n in model.graph.node)
     # Scaling, layout, padding, clamping and rounding are graph nodes, not runtime code.
     for op in ("Cast", "Transpose", "Div", "Pad", "Slice", "Clip", "Round", "InstanceNormalization",
-               "Resize"):
+               "ConvTranspose"):
         assert ops[op] >= 1, op
+    # Both upsample + convolution pairs were folded (restyle.export.rewrite): no Resize left.
+    assert ops["Resize"] == 0 and ops["ConvTranspose"] == 2
+    assert tiny_export.info.graph_rewrites == "fold_upsampling"
     assert tiny_export.nodes == len(model.graph.node)
     assert tiny_export.size_bytes == tiny_export.path.stat().st_size
 
@@ -71,6 +74,20 @@ def test_float32_nchw_variant(tmp_path: Path) -> None:
     assert inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert _dims(inp) == _dims(out) == ["batch", 3, "height", "width"]
     assert result.info.io == IO_FLOAT32_NCHW and result.verification.max_diff <= 1
+
+
+def test_unfolded_export_keeps_resize_and_matches_the_folded_one(
+    tmp_path: Path, tiny_onnx: Path
+) -> None:
+    result = to_onnx(make_tiny(), tmp_path / "plain.onnx", fold_upsampling=False,
+                     check_shapes=[(1, 37, 53)], seed=2)
+    ops = Counter(n.op_type for n in onnx.load(str(result.path)).graph.node)
+    assert ops["Resize"] == 2 and ops["ConvTranspose"] == 0
+    assert result.info.graph_rewrites == ""
+    image = np.random.default_rng(3).integers(0, 256, (2, 45, 61, 3), dtype=np.uint8)
+    plain = ort_session(onnx.load(str(result.path))).run(None, {"image": image})[0]
+    folded = ort_session(onnx.load(str(tiny_onnx))).run(None, {"image": image})[0]
+    assert np.abs(plain.astype(int) - folded.astype(int)).max() <= 1
 
 
 class _DataDependent(nn.Module):

@@ -78,15 +78,18 @@ class ConvLayer(nn.Sequential):
 
 
 class UpsampleConvLayer(nn.Sequential):
-    """Nearest-neighbour ×2 upsampling, then a :class:`ConvLayer` (no transposed convolutions)."""
+    """Nearest-neighbour ×2 upsampling, then a :class:`ConvLayer`: no checkerboard artefacts in
+    training. The export folds the pair into one exact transposed convolution
+    (:mod:`restyle.export.rewrite`), which runs faster."""
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int = 3, *,
-        padding_mode: PaddingMode = "reflect",
+        norm: bool = True, relu: bool = True, padding_mode: PaddingMode = "reflect",
     ) -> None:
         super().__init__(
             nn.Upsample(scale_factor=2.0, mode="nearest"),
-            ConvLayer(in_channels, out_channels, kernel_size, padding_mode=padding_mode),
+            ConvLayer(in_channels, out_channels, kernel_size, norm=norm, relu=relu,
+                      padding_mode=padding_mode),
         )
 
 

@@ -24,6 +24,7 @@ from restyle.training.models.base import (
     Generator,
     PaddingMode,
     ResidualBlock,
+    UpsampleConvLayer,
     to_unit_range,
 )
 from restyle.training.models.registry import register_model
@@ -37,11 +38,8 @@ def _down(in_channels: int, out_channels: int) -> ConvLayer:
     return ConvLayer(in_channels, out_channels, 3, stride=2, norm=False, padding_mode=_PAD)
 
 
-def _up(in_channels: int, out_channels: int, *, relu: bool = True) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Upsample(scale_factor=2.0, mode="nearest"),
-        ConvLayer(in_channels, out_channels, 3, norm=False, relu=relu, padding_mode=_PAD),
-    )
+def _up(in_channels: int, out_channels: int, *, relu: bool = True) -> UpsampleConvLayer:
+    return UpsampleConvLayer(in_channels, out_channels, norm=False, relu=relu, padding_mode=_PAD)
 
 
 @register_model("realtime")
