@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -370,8 +372,21 @@ class Stylizer:
         def build(chunk: list[tuple[Path, Path]]) -> Window:
             return self._runner.window([((s, d), s) for s, d in chunk], raise_errors=False)
 
+        # Outputs are finished and encoded on a writer thread (Pillow's encoders release the
+        # GIL), so the next batch is submitted while this one is written; at most two batches
+        # of outputs wait. Leaving the block waits for every write, also on Ctrl-C.
+        pending: deque[tuple[Path, Future[None]]] = deque()
+
+        def settle(keep: int) -> None:
+            while len(pending) > keep:
+                done, future = pending.popleft()
+                future.result()  # an OutputError surfaces here
+                written.append(done)
+                bar.update(1)
+
         with Progress(total=len(pairs), initial=len(skipped), desc="stylize", unit="img",
                       enabled=progress) as bar, \
+                ThreadPoolExecutor(1, thread_name_prefix="restyle-write") as writer, \
                 Prefetcher(windows(todo, self._runner.batch_size), build, depth=self._prefetch,
                            name="restyle-folder") as pre:
             for item in self._runner.run(pre):
@@ -379,15 +394,21 @@ class Stylizer:
                 if item.error is not None:
                     log.warning("skipped %s: %s", src, item.error)
                     failed.append((src, str(item.error)))
+                    bar.update(1)
                 else:
-                    image = self._finish(item, strength, preserve_color)
-                    with atomic_output(dst) as tmp:
-                        save_image(image, tmp)
-                    written.append(dst)
-                bar.update(1)
+                    pending.append((dst, writer.submit(self._write, item, dst, strength,
+                                                       preserve_color)))
+                settle(2 * self._runner.batch_size)
+            settle(0)
         if failed:
             log.warning("%d input(s) could not be read; see the messages above", len(failed))
         return FolderReport(tuple(written), skipped, tuple(failed))
+
+    @classmethod
+    def _write(cls, item: Item, dst: Path, strength: float, preserve_color: bool) -> None:
+        image = cls._finish(item, strength, preserve_color)
+        with atomic_output(dst) as tmp:
+            save_image(image, tmp)
 
     @staticmethod
     def _finish(item: Item, strength: float, preserve_color: bool) -> Any:

@@ -1,4 +1,5 @@
-"""The recipe of restyle's bundled styles: draw each style image, train, export into the package.
+"""The recipe of restyle's bundled styles: draw each style image (or render an effect's pairs),
+train, export into the package.
 
 ``make styles`` runs it (about 8 minutes a style on 2 idle CPU cores); the files it writes are
 the ones shipped in ``sdk/styles/``. Every style image is drawn by
@@ -8,9 +9,12 @@ the ones shipped in ``sdk/styles/``. Every style image is drawn by
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from restyle.training.procedural import draw_style
 
@@ -30,6 +34,11 @@ class BundledRecipe:
     description: str
     steps: int = 400
     arch: str = "compact"
+    effect: str | None = None
+    """Learn this procedural effect (:mod:`restyle.training.effects`) from pairs instead of a
+    style image: paired mode on :data:`PAIR_PHOTOS`."""
+    size: int = 256
+    batch_size: int = 4
 
 
 BUNDLED: tuple[BundledRecipe, ...] = (
@@ -39,11 +48,42 @@ BUNDLED: tuple[BundledRecipe, ...] = (
                             "(compact, random-feature losses)"),
     BundledRecipe("popart", "comic-book primaries with ink outlines and Ben-Day dots "
                             "(compact, random-feature losses)"),
+    BundledRecipe("ink", "pen-and-ink drawing on warm paper, learnt from XDoG renderings "
+                         "(realtime generator, paired mode)",
+                  steps=4000, arch="realtime", effect="ink", size=128),
 )
 
+#: The photos a paired recipe renders its effect on (scikit-image public-domain samples). The
+#: built-in content photos (astronaut, camera, coffee, coins …) are held back, so the gallery and
+#: docs/training-experiments.md judge the result on photos the generator never saw.
+PAIR_PHOTOS = ("chelsea", "rocket", "motorcycle_left", "motorcycle_right", "immunohistochemistry",
+               "retina", "hubble_deep_field", "grass", "gravel", "brick", "moon", "page", "text",
+               "clock")
 
-def attribution(name: str) -> str:
+
+def pair_photos() -> dict[str, np.ndarray]:
+    """:data:`PAIR_PHOTOS` as HxWx3 uint8 arrays (needs scikit-image, the ``dev`` extra)."""
+    from restyle._optional import require
+
+    data = require("skimage.data", purpose="the photos of the paired bundled styles")
+    photos: dict[str, np.ndarray] = {}
+    for name in PAIR_PHOTOS:
+        if name.startswith("motorcycle_"):
+            arr = data.stereo_motorcycle()[0 if name.endswith("left") else 1]
+        else:
+            arr = getattr(data, name)()
+        arr = np.asarray(arr)
+        if arr.ndim == 2:
+            arr = np.repeat(arr[..., None], 3, axis=2)
+        photos[name] = np.ascontiguousarray(arr[..., :3]).astype(np.uint8)
+    return photos
+
+
+def attribution(name: str, effect: str | None = None) -> str:
     """The attribution recorded in a bundled style's metadata."""
+    if effect is not None:
+        return (f"targets rendered by restyle (restyle.training.effects.{effect}) from "
+                "scikit-image public-domain sample photos")
     return (f"style image drawn procedurally by restyle (restyle.training.procedural.{name}, "
             f"seed {SEED}); content photos: scikit-image public-domain samples")
 
@@ -59,12 +99,22 @@ def build_style(recipe: BundledRecipe, work: Path, styles_dir: Path, *,
     from restyle.training import TrainConfig, load_generator, train
 
     work.mkdir(parents=True, exist_ok=True)
-    image = work / f"{recipe.name}.png"
-    draw_style(recipe.name, seed=SEED).save(image)
     run = work / f"run-{recipe.name}"
-    config = TrainConfig(style=(image,), out=run, arch=recipe.arch, steps=recipe.steps,
-                         name=recipe.name, description=recipe.description,
-                         attribution=attribution(recipe.name), license=LICENSE, threads=threads)
+    settings = functools.partial(
+        TrainConfig, out=run, arch=recipe.arch, steps=recipe.steps, name=recipe.name,
+        description=recipe.description, size=recipe.size, batch_size=recipe.batch_size,
+        license=LICENSE, threads=threads, attribution=attribution(recipe.name, recipe.effect))
+    if recipe.effect is not None:
+        from restyle.training.effects import write_effect_pairs
+
+        pairs = work / f"pairs-{recipe.effect}"
+        if not (pairs / "target").is_dir():
+            write_effect_pairs(pairs, effect=recipe.effect, photos=pair_photos())
+        config = settings(style=(), pairs=pairs)
+    else:
+        image = work / f"{recipe.name}.png"
+        draw_style(recipe.name, seed=SEED).save(image)
+        config = settings(style=(image,))
     train(config, resume=(run / "config.json").exists())
     result = to_onnx(load_generator(run), styles_dir / f"{recipe.name}.onnx",
                      check_shapes=[(1, 64, 64), (3, 333, 517), (1, 720, 1280)])

@@ -10,7 +10,7 @@ from PIL import Image
 
 from restyle import Stylizer
 from restyle.cli.main import main
-from restyle.errors import ConfigError
+from restyle.errors import ConfigError, OutputError
 from restyle.images import load_image
 
 
@@ -118,3 +118,31 @@ def test_folder_shows_progress(tiny_model: Path, photo: np.ndarray, tmp_path: Pa
         st.stylize_folder(tmp_path / "in", tmp_path / "out")
     err = capsys.readouterr().err
     assert "stylize" in err and "100%" in err and "5/5" in err
+
+
+def test_write_failure_on_the_writer_thread_is_raised(tiny_model: Path, photo: np.ndarray,
+                                                      tmp_path: Path) -> None:
+    src, dst = tmp_path / "in", tmp_path / "out"
+    _photos(src, photo)
+    (dst / "sub").mkdir(parents=True)
+    (dst / "sub" / "deep").write_text("a file where an output folder must go")
+    with Stylizer(tiny_model, backend="ort_cpu", batch_size=1) as st, \
+            pytest.raises(OutputError, match="deep"):
+        st.stylize_folder(src, dst, progress=False)
+    assert (dst / "a.png").is_file()  # written before the failure, kept
+    assert not [p for p in dst.rglob("*") if p.name.startswith(".")]
+
+
+def test_png_outputs_are_compressed_like_pillows_default(tiny_model: Path, photo: np.ndarray,
+                                                         tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo).save(src / "p.png")
+    with Stylizer(tiny_model, backend="ort_cpu") as st:
+        st.stylize_folder(src, tmp_path / "out", progress=False)
+        default = tmp_path / "default.png"
+        Image.fromarray(np.asarray(st(photo))).save(default)
+    ours = (tmp_path / "out" / "p.png").stat().st_size
+    assert ours <= 1.15 * default.stat().st_size  # run-length zlib: about the same size
+    np.testing.assert_array_equal(np.asarray(load_image(tmp_path / "out" / "p.png")),
+                                  np.asarray(load_image(default)))

@@ -6,10 +6,11 @@ resolution. Detail reaches the output past the 1/8 body through U-Net-style skip
 encoder's 1/2 and 1/4 features are added to the decoder's) and a full-resolution detail path (one
 3×3 convolution of the input added to the output logits); they cost additions, not convolutions.
 Zero padding inside each convolution (no Pad nodes) and no normalisation above 1/8 resolution
-keep the exported graph fused. Defaults (``width=16, blocks=3``): 270 k parameters, 1.8 GMAC
-(3.6 GFLOP) per 512×512 frame, receptive field 127 px. Through ONNX Runtime on 2 CPU cores (uint8
-I/O, batch 1, 512×512) it ran at 28 frames/s on a lightly loaded machine, 20× ``johnson`` in the
-same run; ``blocks=2`` ran at 32 frames/s but trained visibly blurrier.
+keep the exported graph fused, and the export folds each upsample + convolution pair into one
+transposed convolution (:mod:`restyle.export.rewrite`). Defaults (``width=16, blocks=3``): 270 k
+parameters, 1.8 GMAC (3.6 GFLOP) per 512×512 frame as trained, receptive field 127 px. Through
+ONNX Runtime on 2 CPU cores (uint8 I/O, batch 1, 512×512, quiet machine) the export runs at
+36 frames/s, 22.6× ``johnson`` (1.61 frames/s) in the same run; before the fold it ran at 28.
 ``benchmarks/bench_realtime.py`` measures it. The speed costs look: beside ``compact`` trained
 the same way it is softer, and a long style run grew a faint periodic texture.
 """
