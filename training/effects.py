@@ -18,6 +18,7 @@ Effects:
 Make a pairs folder from photos (``--content DIR``; default: the built-in photos)::
 
     python -m restyle.training.effects pairs/cartoon --effect cartoon
+    python -m restyle.training.effects pairs/sunset --model sunset   # distil a restyle model
 
 Example:
     >>> import numpy as np
@@ -40,7 +41,10 @@ from PIL import Image, ImageFilter
 from restyle.errors import ConfigError
 from restyle.paths import atomic_output
 
-__all__ = ["EFFECTS", "cartoon", "ink", "oil", "posterize", "render_effect", "write_effect_pairs"]
+__all__ = [
+    "EFFECTS", "ModelEffect", "cartoon", "ink", "oil", "posterize", "render_effect",
+    "write_effect_pairs",
+]
 
 log = logging.getLogger("restyle.training.effects")
 
@@ -148,10 +152,11 @@ def render_effect(name: str, photo: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return effect(photo)
 
 
-def write_effect_pairs(out: str | Path, *, effect: str, photos: dict[str, NDArray[np.uint8]]
-                       ) -> Path:
+def write_effect_pairs(out: str | Path, *, effect: str | Effect,
+                       photos: dict[str, NDArray[np.uint8]]) -> Path:
     """Write a pairs folder: ``out/input/NAME.png`` photos and ``out/target/NAME.png`` their
-    renderings with ``effect``. Existing files are not overwritten.
+    renderings with ``effect`` (a name in :data:`EFFECTS`, or any HxWx3 uint8 → HxWx3 uint8
+    function, e.g. a :class:`ModelEffect`). Existing files are not overwritten.
 
     Returns:
         ``out``.
@@ -161,7 +166,8 @@ def write_effect_pairs(out: str | Path, *, effect: str, photos: dict[str, NDArra
     """
     root = Path(out)
     for name, photo in photos.items():
-        for sub, image in (("input", photo), ("target", render_effect(effect, photo))):
+        target = render_effect(effect, photo) if isinstance(effect, str) else effect(photo)
+        for sub, image in (("input", photo), ("target", target)):
             path = root / sub / f"{name}.png"
             if path.exists():
                 raise ConfigError(f"{path} exists: choose an empty output folder")
@@ -169,6 +175,39 @@ def write_effect_pairs(out: str | Path, *, effect: str, photos: dict[str, NDArra
             with atomic_output(path) as tmp:
                 Image.fromarray(image).save(tmp, format="PNG")
     return root
+
+
+class ModelEffect:
+    """A restyle model (a file or a bundled style name) as an effect, for distillation: pairs
+    rendered by a slow generator teach a fast one (``restyle train --pairs ... --arch realtime``)
+    its look. Measured: ``realtime`` taught by the bundled ``compact`` ``sunset`` this way
+    (3000 steps) looks like its teacher, without the dash texture it grows when trained on the
+    style image directly (docs/training-experiments.md). Owns a :class:`restyle.Stylizer`:
+    close it, or use it as a context manager.
+
+    Example:
+        >>> with ModelEffect("sunset") as effect:  # doctest: +SKIP
+        ...     write_effect_pairs("pairs/sunset", effect=effect, photos=photos)
+    """
+
+    def __init__(self, model: str | Path) -> None:
+        from restyle import Stylizer
+
+        self._stylizer = Stylizer(model, backend="auto")
+
+    def __call__(self, photo: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        out: NDArray[np.uint8] = np.asarray(self._stylizer(photo))
+        return out
+
+    def close(self) -> None:
+        """Release the model's runtime."""
+        self._stylizer.close()
+
+    def __enter__(self) -> ModelEffect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _load_photos(content: Path | None) -> dict[str, NDArray[np.uint8]]:
@@ -187,9 +226,17 @@ def main(argv: list[str] | None = None) -> int:
                                                  "folder for `restyle train --pairs`")
     parser.add_argument("out", type=Path, help="pairs folder to write (input/ and target/)")
     parser.add_argument("--effect", choices=sorted(EFFECTS), default="cartoon")
+    parser.add_argument("--model", help="render the targets with this restyle model (a file or "
+                        "a bundled style) instead of an effect: distillation into a faster "
+                        "generator")
     parser.add_argument("--content", type=Path, help="folder of photos (default: built in)")
     args = parser.parse_args(argv)
-    write_effect_pairs(args.out, effect=args.effect, photos=_load_photos(args.content))
+    photos = _load_photos(args.content)
+    if args.model:
+        with ModelEffect(args.model) as teacher:
+            write_effect_pairs(args.out, effect=teacher, photos=photos)
+    else:
+        write_effect_pairs(args.out, effect=args.effect, photos=photos)
     return 0
 
 

@@ -33,7 +33,7 @@ def parse_resolution(text: str) -> tuple[int, int]:
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", default=None,
-                   help="ONNX model or bundled style (default: the first bundled style)")
+                   help="ONNX model or bundled style (default: mosaic)")
     p.add_argument("--backend", action="append", default=None,
                    help="backend(s) to measure: auto, tensorrt, ort_cuda, openvino, ort_cpu "
                         "(repeatable; default auto)")
@@ -54,6 +54,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="OUT.png", help="draw frames/s against batch size")
 
 
+#: What ``restyle bench`` measures without a model: a ``compact`` style (``ink`` is ``realtime``).
+DEFAULT_MODEL = "mosaic"
+
+
 @command("bench", help="measure frames/s, latency and efficiency against baselines",
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         if not styles:
             raise ConfigError("no model given and no bundled style installed: "
                               "`restyle bench MODEL.onnx`")
-        model = styles[0].name
+        names = [s.name for s in styles]
+        model = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
     if args.video:
         return _run_video(model, args)
     baselines = tuple(b for b in (args.baseline or ["torch-eager", "onnxruntime", "openvino"])

@@ -40,6 +40,31 @@ def test_stylizer_takes_a_bundled_style_by_name() -> None:
     assert np.abs(out.astype(int) - image.astype(int)).mean() > 10  # it does restyle
 
 
+def test_bundled_ink_style_draws_lines_on_paper() -> None:
+    """``ink`` is the realtime generator distilled from the XDoG effect (paired mode); on a photo
+    it never saw (a dark disc on a light ground) it draws paper with an ink outline."""
+    y, x = np.mgrid[0:128, 0:128]
+    disc = ((x - 64) ** 2 + (y - 64) ** 2 < 40**2)
+    photo = np.where(disc[..., None], 40, 200).astype(np.uint8).repeat(3, axis=2)
+    with Stylizer("ink", backend="ort_cpu") as st:
+        assert st.info.model is not None and st.info.model.arch == "realtime"
+        out = st(photo).astype(int)
+    grey = out.mean(axis=2)
+    ring = np.abs(np.hypot(x - 64, y - 64) - 40) < 2
+    assert grey[~disc & ~ring & (np.hypot(x - 64, y - 64) > 50)].mean() > 180  # paper
+    assert grey[ring].mean() < grey[~disc & ~ring].mean() - 60  # the outline is drawn in ink
+    assert (out[..., 0] >= out[..., 2]).mean() > 0.8  # warm paper, not the photo's grey
+
+
+def test_every_bundled_style_has_a_recipe() -> None:
+    pytest.importorskip("torch")
+    from restyle.training.bundled import BUNDLED
+
+    assert sorted(r.name for r in BUNDLED) == [s.name for s in list_styles()]
+    for recipe in BUNDLED:
+        assert read_model_info(recipe.name).arch == recipe.arch
+
+
 def test_demo_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--out", str(tmp_path), "--style", "sunset"]) == 0
     stdout = capsys.readouterr().out

@@ -127,6 +127,12 @@ def test_effects_render_and_refuse_bad_input(tmp_path: Path) -> None:
         assert np.array_equal(out, render_effect(name, photo))  # deterministic
     cartoon = render_effect("cartoon", photo)
     assert (cartoon.max(axis=2) < 40).any()  # dark outlines
+    edge = np.zeros((32, 32, 3), np.uint8)
+    edge[:, 16:] = 220
+    drawing = render_effect("ink", edge).astype(int)
+    assert drawing[:, 29].min() > 200  # paper on the light side
+    assert drawing[:, 12:16].max() < 80  # an ink line along the edge's dark side
+    assert 100 < drawing[:, 2].mean() < 200  # dark areas get a lighter tone (XDoG shading)
     flat = np.zeros((24, 24, 3), np.uint8)
     flat[:, 12:] = 200
     assert np.array_equal(render_effect("oil", flat), flat)  # Kuwahara keeps a clean edge
@@ -160,3 +166,23 @@ def test_paired_resume_repeats_the_uninterrupted_losses(pairs_dir: Path, tmp_pat
 
     assert losses(tmp_path / "a") == losses(tmp_path / "b")
     assert len(losses(tmp_path / "a")) == 4
+
+
+def test_a_restyle_model_renders_pairs_for_distillation(tmp_path: Path) -> None:
+    from restyle import Stylizer
+    from restyle.training.effects import ModelEffect
+    from restyle.training.effects import main as effects_main
+
+    photo = _photo(3)
+    with ModelEffect("sunset") as teacher:
+        root = write_effect_pairs(tmp_path / "distil", effect=teacher, photos={"a": photo})
+    with Stylizer("sunset", backend="ort_cpu") as st:
+        expected = np.asarray(st(photo)).astype(int)
+    target = np.asarray(Image.open(root / "target" / "a.png")).astype(int)
+    assert np.abs(target - expected).max() <= 2  # the teacher's output (backend rounding aside)
+    content = tmp_path / "photos"
+    content.mkdir()
+    Image.fromarray(photo).save(content / "p.png")
+    assert effects_main([str(tmp_path / "cli"), "--model", "sunset", "--content",
+                         str(content)]) == 0
+    assert sorted(p.name for p in (tmp_path / "cli").rglob("*.png")) == ["p.png", "p.png"]
