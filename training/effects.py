@@ -15,7 +15,9 @@ Effects:
     no colour of the photo survives — so it is the clearest test of whether a generator learnt
     structure rather than a palette.
 
-Make a pairs folder from photos (``--content DIR``; default: the built-in photos)::
+Make a pairs folder from photos (``--content DIR``; default: 14 scikit-image photos,
+:data:`restyle.training.bundled.PAIR_PHOTOS`, which leave the built-in content photos — astronaut,
+camera, coffee, coins … — unseen for judging the result)::
 
     python -m restyle.training.effects pairs/cartoon --effect cartoon
     python -m restyle.training.effects pairs/sunset --model sunset   # distil a restyle model
@@ -211,10 +213,12 @@ class ModelEffect:
 
 
 def _load_photos(content: Path | None) -> dict[str, NDArray[np.uint8]]:
-    from restyle.training.data import BUILTIN_PHOTOS, _skimage_photo, folder_content, load_rgb
+    from restyle.training.data import folder_content, load_rgb
 
     if content is None:
-        return {n: (_skimage_photo(n) * 255.0 + 0.5).astype(np.uint8) for n in BUILTIN_PHOTOS}
+        from restyle.training.bundled import pair_photos
+
+        return pair_photos()
     names = folder_content(content, size=16).names
     return {Path(n).stem: (load_rgb(n) * 255.0 + 0.5).astype(np.uint8) for n in names}
 
@@ -229,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="render the targets with this restyle model (a file or "
                         "a bundled style) instead of an effect: distillation into a faster "
                         "generator")
-    parser.add_argument("--content", type=Path, help="folder of photos (default: built in)")
+    parser.add_argument("--content", type=Path, help="folder of photos (default: 14 scikit-image photos, the built-in "
+                        "content photos held back)")
     args = parser.parse_args(argv)
     photos = _load_photos(args.content)
     if args.model:
