@@ -233,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="render the targets with this restyle model (a file or "
                         "a bundled style) instead of an effect: distillation into a faster "
                         "generator")
-    parser.add_argument("--content", type=Path, help="folder of photos (default: 14 scikit-image photos, the built-in "
-                        "content photos held back)")
+    parser.add_argument("--content", type=Path,
+                        help="folder of photos (default: 14 scikit-image photos, the built-in "
+                             "content photos held back)")
     args = parser.parse_args(argv)
     photos = _load_photos(args.content)
     if args.model:
