@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from restyle.paths import atomic_output
 
 __all__ = [
     "EFFECTS", "ModelEffect", "cartoon", "ink", "oil", "posterize", "render_effect",
-    "write_effect_pairs",
+    "teacher_pairs", "write_effect_pairs",
 ]
 
 log = logging.getLogger("restyle.training.effects")
@@ -210,6 +211,32 @@ class ModelEffect:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def teacher_pairs(model: str | Path, out: str | Path, *, content: Path | None = None) -> Path:
+    """Render a distillation pairs folder: ``model`` (a restyle ``.onnx`` file or bundled style)
+    stylises the photos of ``content`` (default: :data:`restyle.training.bundled.PAIR_PHOTOS`)
+    into ``out``. The folder appears whole or not at all (written beside it, then renamed), so an
+    existing one is complete and is reused: an interrupted run started again does not re-render.
+
+    Returns:
+        ``out``, ready for ``TrainConfig(pairs=...)``.
+
+    Raises:
+        ModelFormatError: ``model`` is not a restyle model.
+    """
+    root = Path(out)
+    if (root / "target").is_dir():
+        log.info("reusing the teacher's pairs in %s", root)
+        return root
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted rendering
+    photos = _load_photos(content)
+    with ModelEffect(model) as teacher:
+        log.info("the teacher %s renders %d pairs into %s", model, len(photos), root)
+        write_effect_pairs(partial, effect=teacher, photos=photos)
+    partial.rename(root)
+    return root
 
 
 def _load_photos(content: Path | None) -> dict[str, NDArray[np.uint8]]:

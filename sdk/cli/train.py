@@ -24,6 +24,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", type=Path, metavar="DIR",
                    help="learn from examples: DIR/input/NAME.jpg photos and their stylised "
                         "DIR/target/NAME.jpg versions (same names); --style becomes optional")
+    p.add_argument("--teacher", metavar="MODEL",
+                   help="distil: a restyle model (.onnx or bundled style) renders pairs from the "
+                        "content photos into RUN_DIR/teacher-pairs, and the generator learns "
+                        "them (e.g. a compact style taught to --arch realtime)")
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                    help="fine-tune: start from this generator (same --arch/--width/--blocks)")
     p.add_argument("--out", type=Path, metavar="RUN_DIR",
@@ -97,19 +101,29 @@ def run(args: argparse.Namespace) -> int:
     from restyle.training import TrainConfig, load_run_config, train
 
     if args.resume is not None:
-        if args.style or args.content or args.out or args.pairs or args.init_from:
+        if (args.style or args.content or args.out or args.pairs or args.init_from
+                or args.teacher):
             raise ConfigError("--resume continues a run with the settings it was started with: "
-                              "leave out --style, --content, --pairs, --init-from and --out")
+                              "leave out --style, --content, --pairs, --teacher, --init-from "
+                              "and --out")
         config = load_run_config(args.resume)
         if config.out.resolve() != args.resume.resolve():
             config = TrainConfig.from_dict({**config.to_dict(), "out": str(args.resume)})
         result = train(config, resume=True)
     else:
-        if not args.style and args.pairs is None:
-            raise ConfigError("no style image: pass --style ART, --pairs DIR (or --resume "
-                              "RUN_DIR)")
+        if not args.style and args.pairs is None and args.teacher is None:
+            raise ConfigError("no style image: pass --style ART, --pairs DIR, --teacher MODEL "
+                              "(or --resume RUN_DIR)")
         if args.out is None:
             raise ConfigError("no run folder: pass --out RUN_DIR")
+        if args.teacher is not None:
+            if args.pairs is not None:
+                raise ConfigError("--teacher renders its own pairs: leave out --pairs")
+            from restyle.training.effects import teacher_pairs
+
+            args.pairs = teacher_pairs(args.teacher, args.out / "teacher-pairs",
+                                       content=args.content)
+            args.content = None
         weights = {k: v for k in ("content_weight", "style_weight", "tv_weight",
                                   "adversarial_weight", "pixel_weight", "feature_weight")
                    if (v := getattr(args, k)) is not None}

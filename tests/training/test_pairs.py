@@ -186,3 +186,28 @@ def test_a_restyle_model_renders_pairs_for_distillation(tmp_path: Path) -> None:
     assert effects_main([str(tmp_path / "cli"), "--model", "sunset", "--content",
                          str(content)]) == 0
     assert sorted(p.name for p in (tmp_path / "cli").rglob("*.png")) == ["p.png", "p.png"]
+
+
+def test_cli_teacher_distils_a_model(tmp_path: Path) -> None:
+    content = tmp_path / "photos"
+    content.mkdir()
+    for k in range(3):
+        Image.fromarray(_photo(10 + k)).save(content / f"p{k}.png")
+    run = tmp_path / "run"
+    args = ["-q", "train", "--teacher", "sunset", "--content", str(content), "--arch", "realtime",
+            "--width", "4", "--blocks", "1", "--size", "32", "--batch-size", "1", "--steps", "2",
+            "--threads", "1", "--checkpoint-every", "1", "--out", str(run)]
+    assert main(args) == 0
+    pairs = run / "teacher-pairs"
+    assert sorted(p.name for p in (pairs / "target").iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    config = TrainConfig.from_dict(__import__("json").loads((run / "config.json").read_text()))
+    assert config.pairs == pairs and config.content is None
+    stamp = (pairs / "target" / "p0.png").stat().st_mtime_ns
+    from restyle.training.effects import teacher_pairs
+
+    assert teacher_pairs("sunset", pairs) == pairs  # complete: reused, not rendered again
+    assert (pairs / "target" / "p0.png").stat().st_mtime_ns == stamp
+    assert main(["-q", "train", "--teacher", "sunset", "--pairs", str(pairs),
+                 "--out", str(tmp_path / "r2")]) == 2
+    assert main(["-q", "train", "--teacher", str(content / "p0.png"), "--out",
+                 str(tmp_path / "r3")]) == 2  # not a model: a clear error, exit 2
