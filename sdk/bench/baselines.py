@@ -18,7 +18,10 @@ from restyle._optional import require
 from restyle.errors import BackendUnavailableError
 from restyle.modelinfo import ModelInfo
 
-__all__ = ["Runnable", "plain_onnxruntime", "plain_openvino", "torch_generator", "torch_runnable"]
+__all__ = [
+    "Runnable", "plain_onnxruntime", "plain_openvino", "torch_generator", "torch_runnable",
+    "unfolded_export",
+]
 
 log = logging.getLogger("restyle.bench")
 
@@ -101,19 +104,32 @@ def torch_runnable(
 
 
 def plain_onnxruntime(path: Path, info: ModelInfo, *, batch: int, height: int,
-                      width: int) -> Runnable:
+                      width: int, label: str = "") -> Runnable:
     """``onnxruntime.InferenceSession(path)`` with default options, fed the uint8 batch."""
     ort = require("onnxruntime")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {info.input_name: _frames(batch, height, width)}
-    return Runnable("plain onnxruntime", lambda: session.run(None, feed))
+    return Runnable("plain onnxruntime" + label, lambda: session.run(None, feed))
 
 
 def plain_openvino(path: Path, info: ModelInfo, *, batch: int, height: int,
-                   width: int) -> Runnable:
+                   width: int, label: str = "") -> Runnable:
     """``openvino.Core().compile_model(path, "CPU")`` with default options."""
     ov = require("openvino")
     compiled = ov.Core().compile_model(str(path), "CPU")
     frames = _frames(batch, height, width)
     request = compiled.create_infer_request()
-    return Runnable("plain openvino", lambda: request.infer({0: frames}))
+    return Runnable("plain openvino" + label, lambda: request.infer({0: frames}))
+
+
+def unfolded_export(path: Path, folder: Path) -> Path:
+    """The model re-exported *without* restyle's graph rewrites into ``folder``: the graph a plain
+    ``torch.onnx.export`` of the generator gives, for the "used by hand" baselines. Needs
+    ``restyle[train]``."""
+    require("torch", purpose="the unfolded-export baselines")
+    from restyle.export.onnx_export import to_onnx
+
+    out = folder / f"{path.stem}-unfolded.onnx"
+    if not out.exists():
+        to_onnx(path, out, fold_upsampling=False, check_shapes=[(1, 64, 64)])
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from restyle.bench.baselines import (
     plain_onnxruntime,
     plain_openvino,
     torch_runnable,
+    unfolded_export,
 )
 from restyle.bench.ceiling import matmul_ceiling_gflops
 from restyle.bench.flops import flops_per_frame
@@ -117,7 +119,7 @@ def _row(r: Runnable, kind: str, h: int, w: int, batch: int, cfg: BenchConfig,
 
 
 def _baselines(path: Path, info: ModelInfo, h: int, w: int, batch: int,
-               cfg: BenchConfig) -> dict[str, Callable[[], Runnable]]:
+               cfg: BenchConfig, scratch: Path) -> dict[str, Callable[[], Runnable]]:
     wanted: dict[str, Callable[[], Runnable]] = {}
     if "torch-eager" in cfg.baselines:
         wanted[EAGER] = lambda: torch_runnable(info, batch=batch, height=h, width=w)
@@ -135,6 +137,12 @@ def _baselines(path: Path, info: ModelInfo, h: int, w: int, batch: int,
     if "openvino" in cfg.baselines:
         wanted["plain openvino"] = lambda: plain_openvino(path, info, batch=batch, height=h,
                                                           width=w)
+    if "unfolded" in cfg.baselines and "fold_upsampling" in info.graph_rewrites:
+        label = ", unfolded export"
+        wanted["plain onnxruntime" + label] = lambda: plain_onnxruntime(
+            unfolded_export(path, scratch), info, batch=batch, height=h, width=w, label=label)
+        wanted["plain openvino" + label] = lambda: plain_openvino(
+            unfolded_export(path, scratch), info, batch=batch, height=h, width=w, label=label)
     return wanted
 
 
@@ -163,6 +171,13 @@ def run_bench(cfg: BenchConfig, *, on_result: Callable[[BenchResult], None] | No
     report = BenchReport(model=str(path), date=datetime.datetime.now(datetime.UTC).isoformat(
         timespec="seconds"), machine=machine, ceiling_gflops=ceiling, flops_per_frame={})
     emit = on_result or (lambda _r: None)
+    with tempfile.TemporaryDirectory(prefix="restyle-bench-") as scratch:
+        _measure(cfg, path, info, ceiling, report, emit, Path(scratch))
+    return report
+
+
+def _measure(cfg: BenchConfig, path: Path, info: ModelInfo, ceiling: float, report: BenchReport,
+             emit: Callable[[BenchResult], None], scratch: Path) -> None:
     for h, w in cfg.resolutions:
         flops = flops_per_frame(info, h, w)
         executed = flops_per_frame(info, h, w, executed=True)
@@ -170,7 +185,7 @@ def run_bench(cfg: BenchConfig, *, on_result: Callable[[BenchResult], None] | No
         report.executed_flops_per_frame[f"{h}x{w}"] = executed
         for batch in cfg.batches:
             rows: list[BenchResult] = []
-            for name, make in _baselines(path, info, h, w, batch, cfg).items():
+            for name, make in _baselines(path, info, h, w, batch, cfg, scratch).items():
                 try:
                     rows.append(_row(make(), "baseline", h, w, batch, cfg))
                 except (RestyleError, RuntimeError, OSError) as exc:
@@ -199,7 +214,6 @@ def run_bench(cfg: BenchConfig, *, on_result: Callable[[BenchResult], None] | No
                                        "executed_flop_efficiency": run_eff})
                 report.results.append(final)
                 emit(final)
-    return report
 
 
 def format_table(report: BenchReport) -> str:

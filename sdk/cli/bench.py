@@ -43,9 +43,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="batch size(s) (repeatable; default 1)")
     p.add_argument("--baseline", action="append", default=None,
                    choices=["torch-eager", "torch-compile", "torch-cuda", "onnxruntime",
-                            "openvino", "none"],
+                            "openvino", "unfolded", "none"],
                    help="baselines measured in the same run (default: torch-eager, onnxruntime, "
-                        "openvino)")
+                        "openvino); unfolded: plain ONNX Runtime and OpenVINO on the model "
+                        "re-exported without restyle's graph rewrites, as a plain "
+                        "torch.onnx.export gives it (needs restyle[train])")
     p.add_argument("--repeat", type=int, default=7, help="timed runs at least (default 7)")
     p.add_argument("--video", action="store_true",
                    help="measure end-to-end video frames/s (decode → stylise → encode) against "

@@ -81,3 +81,21 @@ def test_measure_uses_a_device_timer_when_given() -> None:
 
     timing = measure(lambda: None, warmup=1, repeat=3, timer=timer)
     assert timing.samples == (0.25, 0.25, 0.25) and len(seen) == 3
+
+
+def test_unfolded_baselines_rerun_the_model_without_the_rewrites(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from restyle.export import to_onnx
+    from restyle.training.models import create_model
+
+    torch.manual_seed(0)
+    generator = create_model("compact", width=4, blocks=1).eval()
+    folded = to_onnx(generator, tmp_path / "c.onnx", check_shapes=[(1, 32, 32)]).path
+    plain = to_onnx(generator, tmp_path / "p.onnx", fold_upsampling=False,
+                    check_shapes=[(1, 32, 32)]).path
+    cfg = BenchConfig(model=str(folded), backends=("ort_cpu",), resolutions=((32, 48),),
+                      baselines=("unfolded",), warmup=1, repeat=2, min_time=0)
+    names = {r.name for r in run_bench(cfg).results}
+    assert {"plain onnxruntime, unfolded export", "plain openvino, unfolded export"} <= names
+    again = run_bench(BenchConfig(**{**cfg.__dict__, "model": str(plain)}))
+    assert not any("unfolded" in r.name for r in again.results)  # nothing to unfold
