@@ -11,8 +11,10 @@ transposed convolution (:mod:`restyle.export.rewrite`). Defaults (``width=16, bl
 parameters, 1.8 GMAC (3.6 GFLOP) per 512×512 frame as trained, receptive field 127 px. Through
 ONNX Runtime on 2 CPU cores (uint8 I/O, batch 1, 512×512, quiet machine) the export runs at
 36 frames/s, 22.6× ``johnson`` (1.61 frames/s) in the same run; before the fold it ran at 28.
-``benchmarks/bench_realtime.py`` measures it. The speed costs look: beside ``compact`` trained
-the same way it is softer, and a long style run grew a faint periodic texture.
+``benchmarks/bench_realtime.py`` measures it. The speed costs look when it learns from a style
+image directly (softer than ``compact``, and an 8-px dash texture in long runs); learnt from
+pairs — an effect (the bundled ``ink``) or a ``compact`` teacher (``restyle train --teacher``) —
+it looks like its target.
 """
 
 from __future__ import annotations
