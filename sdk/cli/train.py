@@ -116,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
                               "(or --resume RUN_DIR)")
         if args.out is None:
             raise ConfigError("no run folder: pass --out RUN_DIR")
+        if args.arch == "realtime" and args.pairs is None and args.teacher is None:
+            log.warning("realtime learns a style image poorly on its own (an 8-pixel texture, "
+                        "docs/training-experiments.md): for its best look train compact on the "
+                        "image, export it, and pass it here as --teacher MODEL.onnx")
         if args.teacher is not None:
             if args.pairs is not None:
                 raise ConfigError("--teacher renders its own pairs: leave out --pairs")

@@ -211,3 +211,16 @@ def test_cli_teacher_distils_a_model(tmp_path: Path) -> None:
                  "--out", str(tmp_path / "r2")]) == 2
     assert main(["-q", "train", "--teacher", str(content / "p0.png"), "--out",
                  str(tmp_path / "r3")]) == 2  # not a model: a clear error, exit 2
+
+
+def test_realtime_from_a_style_image_points_to_a_teacher(
+    style_image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = tmp_path / "photos"
+    content.mkdir()
+    Image.fromarray(_photo(5)).save(content / "p.png")
+    args = ["-q", "train", "--style", str(style_image), "--content", str(content), "--arch",
+            "realtime", "--width", "4", "--blocks", "1", "--size", "32", "--batch-size", "1",
+            "--steps", "1", "--threads", "1", "--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    assert "--teacher MODEL.onnx" in capsys.readouterr().err
