@@ -4,9 +4,9 @@ A restyle ONNX file names its architecture in its metadata and keeps the generat
 initializers named ``generator.<state-dict key>``, so an older export (or a bundled style) can be
 re-exported with a newer restyle — a new opset, FP16, another I/O layout, the exact graph rewrites
 of :mod:`restyle.export.rewrite` — without its checkpoint. Folded transposed convolutions are
-unfolded back to the 3×3 kernels they came from (the fold is a full-rank linear map). FP16 weights
-come back as float32 values of the FP16 numbers: re-exporting such a file as FP32 does not bring
-the lost precision back.
+unfolded back to the 3×3 kernels they came from (:func:`restyle.export.rewrite.unfold_kernel`).
+FP16 weights come back as float32 values of the FP16 numbers: re-exporting such a file as FP32
+does not bring the lost precision back.
 """
 
 from __future__ import annotations
@@ -21,33 +21,14 @@ import torch
 from torch import nn
 
 from restyle.errors import ModelFormatError
+from restyle.export.rewrite import unfold_kernel
 from restyle.modelinfo import read_model_info
 from restyle.training.checkpoint import LoadedGenerator
 from restyle.training.models import create_model
 
-__all__ = ["load_onnx_generator", "unfold_kernel"]
+__all__ = ["load_onnx_generator"]
 
 _PREFIX = "generator."
-# The fold's tap matrix (restyle.export.rewrite._TAPS) and its left inverse.
-_TAPS = np.array([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=np.float64)
-_UNTAPS = np.linalg.pinv(_TAPS)
-
-
-def unfold_kernel(kernel: np.ndarray) -> np.ndarray:
-    """The ``(O, I, 3, 3)`` convolution kernel a folded ``(I, O, 4, 4)`` transposed kernel was
-    made from.
-
-    Example:
-        >>> w = np.random.default_rng(0).normal(size=(2, 3, 3, 3))
-        >>> folded = np.einsum("pk,oikl,ql->iopq", _TAPS, w, _TAPS)
-        >>> bool(np.allclose(unfold_kernel(folded), w))
-        True
-    """
-    unfolded: np.ndarray = np.einsum("kp,iopq,lq->oikl", _UNTAPS, kernel.astype(np.float64),
-                                     _UNTAPS)
-    return unfolded
-
-
 _LAYERS = ("Conv", "ConvTranspose", "InstanceNormalization")
 
 
@@ -91,17 +72,12 @@ def _weights_in_order(model: Any, module: nn.Module, path: Path) -> dict[str, np
         if key is None or slot is None:
             continue
         name, value = slot
-        if name.startswith(_PREFIX) and name[len(_PREFIX):] in keys and \
-                name[len(_PREFIX):] != key and not _shared(name, key, inits):
+        own = name.removeprefix(_PREFIX) if name.startswith(_PREFIX) else None
+        if own is not None and own in keys and own != key and _PREFIX + key in inits:
             raise ModelFormatError(f"{path}: layer order does not match the architecture "
                                    f"({name} where {key} was expected)")
         found[key] = value
     return found
-
-
-def _shared(name: str, key: str, inits: dict[str, Any]) -> bool:
-    """Whether ``key``'s own initializer is absent: the exporter shared ``name`` for it."""
-    return _PREFIX + key not in inits
 
 
 def load_onnx_generator(path: str | os.PathLike[str]) -> LoadedGenerator:

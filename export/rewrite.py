@@ -23,14 +23,37 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UpsampleConvTranspose", "fold_upsample_convs"]
+__all__ = ["UpsampleConvTranspose", "fold_kernel", "fold_upsample_convs", "unfold_kernel"]
 
 # Rows: transposed-kernel taps 0..3; columns: the 3×3 kernel's taps w0, w1, w2 along one axis.
 _TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+def fold_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """The ``(I, O, 4, 4)`` transposed-convolution kernel of a ``(O, I, 3, 3)`` convolution that
+    follows a nearest ×2 upsampling."""
+    taps = _TAPS.to(weight)
+    return torch.einsum("pk,oikl,ql->iopq", taps, weight, taps).contiguous()
+
+
+def unfold_kernel(kernel: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`fold_kernel` (the tap map has full column rank), in numpy: the
+    ``(O, I, 3, 3)`` kernel a folded ``(I, O, 4, 4)`` one was made from.
+
+    Example:
+        >>> w = torch.randn(2, 3, 3, 3, dtype=torch.float64)
+        >>> bool(np.allclose(unfold_kernel(fold_kernel(w).numpy()), w.numpy()))
+        True
+    """
+    untaps = np.linalg.pinv(_TAPS.double().numpy())
+    unfolded: np.ndarray = np.einsum("kp,iopq,lq->oikl", untaps, kernel.astype(np.float64),
+                                     untaps)
+    return unfolded
 
 
 class UpsampleConvTranspose(nn.Module):
@@ -58,9 +81,7 @@ class UpsampleConvTranspose(nn.Module):
             raise ValueError(f"{conv} with padding {mode!r} is not an upsampled 3×3, stride-1, "
                              "1-pixel-padded, ungrouped convolution")
         w = conv.weight.detach()
-        taps = _TAPS.to(w)
-        kernel = torch.einsum("pk,oikl,ql->iopq", taps, w, taps).contiguous()
-        self.weight = nn.Parameter(kernel, requires_grad=False)
+        self.weight = nn.Parameter(fold_kernel(w), requires_grad=False)
         bias = conv.bias.detach().clone() if conv.bias is not None else torch.zeros(w.shape[0])
         self.bias = nn.Parameter(bias.to(w), requires_grad=False)
         self.edge = _PADDINGS[mode]

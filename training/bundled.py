@@ -63,20 +63,9 @@ PAIR_PHOTOS = ("chelsea", "rocket", "motorcycle_left", "motorcycle_right", "immu
 
 def pair_photos() -> dict[str, np.ndarray]:
     """:data:`PAIR_PHOTOS` as HxWx3 uint8 arrays (needs scikit-image, the ``dev`` extra)."""
-    from restyle._optional import require
+    from restyle.training.data import _skimage_photo
 
-    data = require("skimage.data", purpose="the photos of the paired bundled styles")
-    photos: dict[str, np.ndarray] = {}
-    for name in PAIR_PHOTOS:
-        if name.startswith("motorcycle_"):
-            arr = data.stereo_motorcycle()[0 if name.endswith("left") else 1]
-        else:
-            arr = getattr(data, name)()
-        arr = np.asarray(arr)
-        if arr.ndim == 2:
-            arr = np.repeat(arr[..., None], 3, axis=2)
-        photos[name] = np.ascontiguousarray(arr[..., :3]).astype(np.uint8)
-    return photos
+    return {name: (_skimage_photo(name) * 255.0 + 0.5).astype(np.uint8) for name in PAIR_PHOTOS}
 
 
 def attribution(name: str, effect: str | None = None) -> str:

@@ -297,7 +297,10 @@ def folder_content(folder: str | Path, *, size: int) -> ContentImages:
 
 def _skimage_photo(name: str) -> np.ndarray:
     data = require("skimage.data", purpose="the built-in content photos (scikit-image)")
-    arr = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
+    if name.startswith("motorcycle"):  # motorcycle (= _left) or motorcycle_right: a stereo pair
+        arr = data.stereo_motorcycle()[1 if name == "motorcycle_right" else 0]
+    else:
+        arr = getattr(data, name)()
     arr = np.asarray(arr)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)

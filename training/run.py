@@ -262,23 +262,13 @@ class TrainingRun:
                    if fake_crops is not None else generated.new_zeros(()))
         total = (cfg.content_weight * l_content + cfg.style_weight * l_style
                  + cfg.tv_weight * l_tv + cfg.adversarial_weight * l_adv_g)
-        if not torch.isfinite(total):
-            raise TrainingError(f"the loss became {_value(total)} at step {self.step + 1}: lower "
-                                "--lr or the loss weights and train again")
-        total.backward()
-        self.opt_g.step()
+        self._update_generator(total)
 
         # Discriminator step: style crops are real, generated crops (detached) are fake.
         l_adv_d = 0.0
         if fake_crops is not None:
-            set_requires_grad(self.discriminator, True)
-            self.opt_d.zero_grad(set_to_none=True)
-            real = self._style_crops(fake_crops.shape[0])
-            d_loss: torch.Tensor = self.adversarial.discriminator(self.discriminator(real),
-                                                    self.discriminator(fake_crops.detach()))
-            d_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-            self.opt_d.step()
-            l_adv_d = _value(d_loss)
+            l_adv_d = self._update_discriminator(self._style_crops(fake_crops.shape[0]),
+                                                 fake_crops.detach())
         self.step += 1
         return StepLog(step=self.step, content=_value(l_content), style=_value(l_style),
                        tv=_value(l_tv), adv_g=_value(l_adv_g), adv_d=l_adv_d,
@@ -318,27 +308,35 @@ class TrainingRun:
         total = (cfg.pixel_weight * l_pixel + cfg.feature_weight * l_feature
                  + cfg.style_weight * l_style + cfg.tv_weight * l_tv
                  + cfg.adversarial_weight * l_adv_g)
-        if not torch.isfinite(total):
-            raise TrainingError(f"the loss became {_value(total)} at step {self.step + 1}: lower "
-                                "--lr or the loss weights and train again")
-        total.backward()
-        self.opt_g.step()
+        self._update_generator(total)
 
         l_adv_d = 0.0
-        if use_d:
-            set_requires_grad(self.discriminator, True)
-            self.opt_d.zero_grad(set_to_none=True)
-            real = self._crops_of(torch.cat([photos, targets], dim=1), places)
-            fake = self._crops_of(torch.cat([photos, generated.detach()], dim=1), places)
-            d_loss: torch.Tensor = self.adversarial.discriminator(self.discriminator(real),
-                                                                  self.discriminator(fake))
-            d_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-            self.opt_d.step()
-            l_adv_d = _value(d_loss)
+        if use_d:  # (photo, target) pairs are real, (photo, result) pairs fake
+            l_adv_d = self._update_discriminator(
+                self._crops_of(torch.cat([photos, targets], dim=1), places),
+                self._crops_of(torch.cat([photos, generated.detach()], dim=1), places))
         self.step += 1
         return StepLog(step=self.step, content=0.0, style=_value(l_style), tv=_value(l_tv),
                        adv_g=_value(l_adv_g), adv_d=l_adv_d, total=_value(total), lr=lr,
                        pixel=_value(l_pixel), feature=_value(l_feature))
+
+    def _update_generator(self, total: torch.Tensor) -> None:
+        """Back-propagate the generator's total loss and step its optimiser."""
+        if not torch.isfinite(total):
+            raise TrainingError(f"the loss became {_value(total)} at step {self.step + 1}: lower "
+                                "--lr or the loss weights and train again")
+        total.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+        self.opt_g.step()
+
+    def _update_discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> float:
+        """One discriminator step on ``real`` and (detached) ``fake`` crops; its loss."""
+        set_requires_grad(self.discriminator, True)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss: torch.Tensor = self.adversarial.discriminator(self.discriminator(real),
+                                                              self.discriminator(fake))
+        d_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+        self.opt_d.step()
+        return _value(d_loss)
 
     def _crop_places(self, images: torch.Tensor) -> list[tuple[int, int]]:
         """A random (top, left) of a ``crop``-pixel square per image of the batch."""

@@ -8,6 +8,7 @@ one ``_*_impl`` method that a backend module fills in. Thread safety is each bac
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +175,27 @@ class Backend(Protocol):
 
 _OOM_MARKERS = ("out of memory", "failed to allocate", "bad_alloc", "cudaerrormemoryallocation",
                 "out_of_memory", "cannot allocate memory")
+
+
+def missing_for_onnx(model: ModelSource, module: str, package: str) -> str | None:
+    """Why an ONNX-only backend cannot take ``model`` (an engine file, or ``module`` not
+    installed), or None. The start of the ONNX backends' probes."""
+    if model.kind != "onnx":
+        return "it runs ONNX models, and this is a TensorRT engine"
+    if importlib.util.find_spec(module) is None:
+        return f"{package} is not installed"
+    return None
+
+
+def missing_gpu() -> str | None:
+    """Why the CUDA backends cannot run here (no CUDA binding, or no GPU), or None."""
+    from restyle.cuda import available_bindings
+    from restyle.environment import gpu_names
+
+    if not available_bindings():
+        return "no CUDA binding (cuda-python or pycuda) is installed"
+    names, reason = gpu_names()
+    return None if names else reason
 
 
 def translate_error(exc: BaseException, *, backend: str, shape: tuple[int, ...]) -> BackendError:

@@ -8,7 +8,6 @@ come from a pool, so several threads may call :meth:`OpenVinoBackend.run` at onc
 
 from __future__ import annotations
 
-import importlib.util
 import queue
 import threading
 from typing import Any
@@ -23,6 +22,7 @@ from restyle.backends.base import (
     Batch,
     ModelIO,
     ModelSource,
+    missing_for_onnx,
     translate_error,
 )
 from restyle.backends.registry import register_backend
@@ -33,11 +33,7 @@ __all__ = ["OpenVinoBackend"]
 
 
 def _probe(model: ModelSource, config: BackendConfig) -> str | None:
-    if model.kind != "onnx":
-        return "it runs ONNX models, and this is a TensorRT engine"
-    if importlib.util.find_spec("openvino") is None:
-        return "openvino is not installed (pip install 'restyle[openvino]')"
-    return None
+    return missing_for_onnx(model, "openvino", "openvino (pip install 'restyle[openvino]')")
 
 
 @register_backend("openvino", rank=30, summary="OpenVINO, CPU", probe=_probe,

@@ -7,7 +7,6 @@ thread per physical core. ``InferenceSession.run`` is thread-safe, so several th
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from restyle.backends.base import (
     Batch,
     ModelIO,
     ModelSource,
+    missing_for_onnx,
     translate_error,
 )
 from restyle.backends.registry import register_backend
@@ -40,11 +40,7 @@ def session_io(session: Any, model: ModelSource) -> tuple[str, str, ModelIO]:
 
 
 def _probe(model: ModelSource, config: BackendConfig) -> str | None:
-    if model.kind != "onnx":
-        return "it runs ONNX models, and this is a TensorRT engine"
-    if importlib.util.find_spec("onnxruntime") is None:
-        return "onnxruntime is not installed"
-    return None
+    return missing_for_onnx(model, "onnxruntime", "onnxruntime")
 
 
 @register_backend("ort_cpu", rank=40, summary="ONNX Runtime, CPU", probe=_probe,

@@ -9,7 +9,6 @@ preparing frames. Runs are serialised by a lock (one binding and one pair of buf
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 
 from restyle._optional import require
@@ -19,30 +18,27 @@ from restyle.backends.base import (
     BaseBackend,
     Batch,
     ModelSource,
+    missing_for_onnx,
+    missing_gpu,
     translate_error,
 )
 from restyle.backends.ort_cpu import session_io
 from restyle.backends.registry import register_backend
-from restyle.cuda import available_bindings, get_runtime
+from restyle.cuda import get_runtime
 from restyle.cuda.buffers import Slot
-from restyle.environment import gpu_names
 from restyle.errors import BackendUnavailableError, ModelFormatError, RestyleError
 
 __all__ = ["OrtCudaBackend"]
 
 
 def _probe(model: ModelSource, config: BackendConfig) -> str | None:
-    if model.kind != "onnx":
-        return "it runs ONNX models, and this is a TensorRT engine"
-    if importlib.util.find_spec("onnxruntime") is None:
-        return "onnxruntime-gpu is not installed"
+    missing = missing_for_onnx(model, "onnxruntime", "onnxruntime-gpu")
+    if missing is not None:
+        return missing
     ort = require("onnxruntime")
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return "this onnxruntime has no CUDAExecutionProvider (the CPU wheel is installed)"
-    if not available_bindings():
-        return "no CUDA binding (cuda-python or pycuda) is installed"
-    names, reason = gpu_names()
-    return None if names else reason
+    return missing_gpu()
 
 
 @register_backend("ort_cuda", rank=20, summary="ONNX Runtime, CUDA", probe=_probe,

@@ -32,12 +32,12 @@ from restyle.backends.base import (
     ModelIO,
     ModelSource,
     Waitable,
+    missing_gpu,
     translate_error,
 )
 from restyle.backends.registry import register_backend
-from restyle.cuda import available_bindings, get_runtime
+from restyle.cuda import get_runtime
 from restyle.cuda.buffers import InFlight, Slot, SlotPool
-from restyle.environment import gpu_names
 from restyle.errors import (
     BackendError,
     BackendUnavailableError,
@@ -76,10 +76,7 @@ def _probe(model: ModelSource, config: BackendConfig) -> str | None:
         _tensorrt()
     except DependencyError as exc:
         return str(exc).split(":")[0]
-    if not available_bindings():
-        return "no CUDA binding (cuda-python or pycuda) is installed"
-    names, reason = gpu_names()
-    return None if names else reason
+    return missing_gpu()
 
 
 def _export_tensorrt() -> Any:

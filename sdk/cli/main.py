@@ -19,7 +19,7 @@ log = logging.getLogger("restyle.cli")
 
 # Every module of restyle.cli but these registers subcommands. Each is light: it imports its heavy
 # package (torch, av, ...) inside `run`, so `restyle --help` stays fast and torch-free.
-_NOT_COMMANDS = frozenset({"main", "registry"})
+_NOT_COMMANDS = frozenset({"main", "options", "registry"})
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130

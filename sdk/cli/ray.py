@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from restyle.cli.options import add_stylize_options
 from restyle.cli.registry import command
 
 log = logging.getLogger("restyle.cli")
@@ -27,14 +28,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-gpus", type=float, default=0.0,
                    help="GPUs per actor (default 0; 1 on GPU nodes)")
     p.add_argument("--num-cpus", type=float, default=1.0, help="CPUs per actor (default 1)")
-    p.add_argument("--backend", default="auto",
-                   help="auto (default), tensorrt, ort_cuda, openvino or ort_cpu")
-    p.add_argument("--strength", type=float, default=1.0,
-                   help="0 keeps the input, 1 (default) is the full style")
-    p.add_argument("--preserve-color", action="store_true",
-                   help="keep the input's colours, restyle only their luminance")
-    p.add_argument("--overwrite", action="store_true",
-                   help="redo outputs that exist (default: skip them, so a rerun resumes)")
+    add_stylize_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

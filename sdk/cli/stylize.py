@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from restyle.cli.options import add_stylize_options
 from restyle.cli.registry import command
 
 log = logging.getLogger("restyle.cli")
@@ -17,16 +18,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and folders")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output folder (an image file name for a single input image)")
-    p.add_argument("--backend", default="auto",
-                   help="auto (default), tensorrt, ort_cuda, openvino or ort_cpu")
+    add_stylize_options(p)
     p.add_argument("--batch-size", type=int, default=8, help="largest batch (default 8)")
     p.add_argument("--device", type=int, default=0, help="CUDA device index (default 0)")
-    p.add_argument("--strength", type=float, default=1.0,
-                   help="0 keeps the input, 1 (default) is the full style")
-    p.add_argument("--preserve-color", action="store_true",
-                   help="keep the input's colours, restyle only its luminance")
-    p.add_argument("--overwrite", action="store_true",
-                   help="redo outputs that exist (default: skip them, so a rerun resumes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

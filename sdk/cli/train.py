@@ -120,19 +120,20 @@ def run(args: argparse.Namespace) -> int:
             log.warning("realtime learns a style image poorly on its own (an 8-pixel texture, "
                         "docs/training-experiments.md): for its best look train compact on the "
                         "image, export it, and pass it here as --teacher MODEL.onnx")
+        pairs, content = args.pairs, args.content
         if args.teacher is not None:
-            if args.pairs is not None:
+            if pairs is not None:
                 raise ConfigError("--teacher renders its own pairs: leave out --pairs")
             from restyle.training.effects import teacher_pairs
 
-            args.pairs = teacher_pairs(args.teacher, args.out / "teacher-pairs",
-                                       content=args.content)
-            args.content = None
+            # the photos become the pairs' inputs
+            pairs, content = teacher_pairs(args.teacher, args.out / "teacher-pairs",
+                                           content=content), None
         weights = {k: v for k in ("content_weight", "style_weight", "tv_weight",
                                   "adversarial_weight", "pixel_weight", "feature_weight")
                    if (v := getattr(args, k)) is not None}
         config = TrainConfig(
-            style=tuple(args.style or ()), content=args.content, pairs=args.pairs,
+            style=tuple(args.style or ()), content=content, pairs=pairs,
             init_from=args.init_from, out=args.out, arch=args.arch,
             width=args.width, blocks=args.blocks, features=args.features,
             vgg_weights=args.vgg_weights, size=args.size, batch_size=args.batch_size,

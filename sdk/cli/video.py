@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from restyle.cli.options import add_stylize_options
 from restyle.cli.registry import command
 from restyle.errors import ConfigError
 
@@ -33,10 +34,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("output", help="output video; its suffix picks the container (.mp4, .mkv, "
                                   ".webm, .mov)")
     p.add_argument("--model", required=True, help="ONNX model, TensorRT engine or bundled style")
-    p.add_argument("--backend", default="auto",
-                   help="auto, tensorrt, ort_cuda, openvino or ort_cpu (default auto)")
+    add_stylize_options(p, files=False)
     p.add_argument("--batch", type=int, default=8, help="frames per backend call (default 8)")
-    p.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full style")
     p.add_argument("--size", type=parse_height, default=None,
                    help="output height such as 720p (aspect kept); default: the source's")
     p.add_argument("--codec", default="libx264",
