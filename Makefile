@@ -12,7 +12,7 @@ SOURCES := $(shell find sdk training export -name '*.py' -o -name '*.onnx' 2>/de
 EDITABLE := --config-settings editable_mode=strict
 PYTEST_ARGS ?=
 
-.PHONY: test test-slow lint typecheck pytest demo bench styles install clean
+.PHONY: test test-slow lint layers typecheck pytest demo bench styles install clean gpu-check
 
 install: $(VENV)/.package
 
@@ -40,16 +40,30 @@ $(VENV)/.package: $(VENV)/.deps $(SOURCES) pyproject.toml
 lint: install
 	$(BIN)/ruff check .
 
+# The layers: import-linter's contracts (pyproject.toml) on the import graph, and
+# tools/check_layers.py for the string imports (importlib, __import__) it cannot see.
+layers: install
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python tools/check_layers.py
+
 typecheck: install
 	$(BIN)/mypy -p restyle
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: layers lint typecheck pytest
 
 test-slow: install
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+# The GPU path end to end in one command (under 8 minutes on one GPU): versions, TensorRT builds
+# and the cache, every GPU backend against ort_cpu, streams, threads, CUDA graphs, pycuda, ORT on
+# stream 0, a version-compatible engine, a damaged timing cache, memory and 1080p throughput.
+# Writes out/gpu-check.json; each part that cannot run here says why.
+gpu-check: install
+	mkdir -p out
+	$(BIN)/restyle doctor --gpu --json out/gpu-check.json
 
 # The full benchmark matrix with timing; compare runs with --benchmark-compare.
 bench: install

@@ -20,7 +20,7 @@ from restyle.export.inspection import inspect
 if TYPE_CHECKING:
     from restyle.export.fp16 import to_fp16
     from restyle.export.onnx_export import ExportResult, to_onnx
-    from restyle.export.tensorrt import build_engine, cached_engine
+    from restyle.trt.build import build_engine, cached_engine
 
 __all__ = [
     "ExportResult", "build_engine", "cached_engine", "inspect", "to_fp16", "to_onnx",
@@ -30,8 +30,8 @@ _LAZY = {
     "ExportResult": "restyle.export.onnx_export",
     "to_onnx": "restyle.export.onnx_export",
     "to_fp16": "restyle.export.fp16",
-    "build_engine": "restyle.export.tensorrt",
-    "cached_engine": "restyle.export.tensorrt",
+    "build_engine": "restyle.trt.build",
+    "cached_engine": "restyle.trt.build",
 }
 
 

@@ -16,10 +16,10 @@ from numpy.typing import NDArray
 
 from restyle._optional import require
 from restyle.errors import ExportError
-from restyle.export.engine_cache import parse_shape
 from restyle.export.wrapper import ImageIO
 from restyle.modelinfo import IO_UINT8_NHWC
 from restyle.progress import Progress
+from restyle.trt.record import parse_shape
 
 __all__ = [
     "DEFAULT_CHECK_SHAPES",

@@ -1,21 +1,24 @@
 """TensorRT: the fastest backend, with batches in flight on their own CUDA streams.
 
-An ``.engine`` file is deserialised as is; for an ``.onnx`` model the engine comes from restyle's
-engine cache (:func:`restyle.export.tensorrt.cached_engine`), built on first use by
-:func:`restyle.export.tensorrt.build_engine` (keyed by the model's hash, the TensorRT version, the
-GPU, the shape profile and the precision).
+Split like Polygraphy's TensorRT backend: :class:`TensorRTLoader` produces the ready engine (an
+``.engine`` file as named, or for an ``.onnx`` model the engine from restyle's private cache,
+built on first use by :func:`restyle.trt.build.build_engine`; see :mod:`restyle.trt.loader` for
+which engines are loaded), once; :class:`TensorRTBackend` is the runner: its constructor only
+stores the engine, :meth:`~TensorRTBackend.activate` creates the execution context and the
+stream slots, and :meth:`~TensorRTBackend.close` releases them, so one engine serves many runners.
 
 One execution context serves every slot (an engine with one optimisation profile allows one
 context per profile). Each batch is copied in, run and copied out on its slot's stream; the next
 batch's stream waits on an event for the previous compute only, so the host-to-device copy of batch
-``k+1`` and the device-to-host copy of batch ``k-1`` overlap the compute of batch ``k``. The enqueue
-itself is serialised by a lock; ``wait`` blocks only on its own slot.
+``k+1`` and the device-to-host copy of batch ``k-1`` overlap the compute of batch ``k`` (three
+slots, the default, let all three be in flight). The enqueue itself is serialised by a lock;
+``wait`` blocks only on its own slot. With ``cuda_graph=True`` the second run of each shape is
+captured into a CUDA graph (cuda-python only); a capture that fails is ended and that shape runs
+without a graph from then on, as trtexec does.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import threading
 from pathlib import Path
@@ -36,154 +39,168 @@ from restyle.backends.base import (
     translate_error,
 )
 from restyle.backends.registry import register_backend
-from restyle.cuda import get_runtime
+from restyle.cuda import CudaRuntime, get_runtime
 from restyle.cuda.buffers import InFlight, Slot, SlotPool
-from restyle.errors import (
-    BackendError,
-    BackendUnavailableError,
-    DependencyError,
-    EngineMismatchError,
-    RestyleError,
-)
+from restyle.errors import BackendError, EngineMismatchError, RestyleError
 from restyle.paths import engine_cache_dir
+from restyle.trt.build import build_engine, cached_engine
+from restyle.trt.loader import REBUILD, LoadedEngine, load_engine
+from restyle.trt.target import load_tensorrt, tensorrt_problem
 
 if TYPE_CHECKING:
     import tensorrt as trt
 
-__all__ = ["TensorRTBackend"]
+__all__ = ["EngineShapes", "TensorRTBackend", "TensorRTLoader", "engine_shapes"]
 
 log = logging.getLogger("restyle.backends.tensorrt")
 
-REBUILD = "rebuild it with `restyle export MODEL --trt` on this machine"
-
-
-def _tensorrt() -> Any:
-    try:
-        import tensorrt
-    except ImportError as exc:
-        raise DependencyError(f"TensorRT cannot be imported ({exc}): install TensorRT from NVIDIA "
-                              "(README, 'GPU')") from exc
-    if not hasattr(tensorrt, "Runtime"):
-        raise DependencyError("only tensorrt-stubs are installed, not the TensorRT runtime: "
-                              "install TensorRT from NVIDIA (README, 'GPU')")
-    return tensorrt
-
 
 def _probe(model: ModelSource, config: BackendConfig) -> str | None:
-    if importlib.util.find_spec("tensorrt") is None:
-        return "TensorRT is not installed"
-    try:
-        _tensorrt()
-    except DependencyError as exc:
-        return str(exc).split(":")[0]
+    problem = tensorrt_problem()
+    if problem is not None:
+        return problem
     return missing_gpu()
 
 
-def _export_tensorrt() -> Any:
-    """restyle.export.tensorrt, by name only: the runtime never imports restyle.export eagerly."""
-    try:
-        return importlib.import_module("restyle.export.tensorrt")
-    except ImportError as exc:
-        raise BackendUnavailableError(f"building a TensorRT engine needs restyle's export tools "
-                                      f"({exc}): pip install 'restyle[train]', or build the engine "
-                                      "with `restyle export MODEL --trt` and pass the .engine "
-                                      "file") from exc
-
-
-def _engine_for_onnx(model: ModelSource, config: BackendConfig) -> Path:
-    """The cached engine for ``model`` on this machine, built first if there is none."""
-    export_trt = _export_tensorrt()
-    path: Path | None = export_trt.cached_engine(model.path, fp16=config.fp16,
-                                                 device=config.device)
-    if path is None:
-        log.warning("building TensorRT engine for %s (first use, cached in %s); this takes a "
-                    "few minutes once", model.path, engine_cache_dir())
-        path = Path(export_trt.build_engine(model.path, fp16=config.fp16, device=config.device))
-    return path
-
-
-def _engine_precision(path: Path, model: ModelSource) -> str:
-    """The precision recorded in the engine's sidecar (written by restyle.export)."""
-    try:
-        record = importlib.import_module("restyle.export.engine_cache").read_sidecar(path)
-        return str(record.precision)
-    except (ImportError, EngineMismatchError):
-        return model.info.precision if model.info else "unknown (no sidecar)"
-
-
-def _check_named_engine(path: Path, device: int) -> None:
-    """Refuse an engine the user named if its sidecar says it was built for another TensorRT,
-    GPU or compute capability (restyle.export writes the sidecar beside every engine)."""
-    try:
-        cache = importlib.import_module("restyle.export.engine_cache")
-        target = importlib.import_module("restyle.export.target")
-    except ImportError:
-        return
-    if not cache.sidecar_path(path).exists():
-        log.warning("%s has no restyle sidecar, so its TensorRT version and GPU cannot be checked "
-                    "before loading; rebuild it with `restyle export MODEL --trt` to record them",
-                    path)
-        return
-    cache.check_engine(path, target=target.detect_target(device=device))
-
-
-def _deserialize(runtime: trt.Runtime, path: Path, version: str) -> trt.ICudaEngine:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise EngineMismatchError(f"cannot read engine {path}: {exc}; {REBUILD}") from exc
-    engine = runtime.deserialize_cuda_engine(data)
-    if engine is None:
-        raise EngineMismatchError(f"{path} cannot be loaded by TensorRT {version} on this GPU: "
-                                  f"it was built by another TensorRT version or for another GPU; "
-                                  f"{REBUILD}")
-    return engine
+def wants_fp16(config: BackendConfig) -> bool:
+    """Whether to build FP16 engines: the one place the TensorRT backend reads the precision."""
+    return config.fp16
 
 
 def _dims(d: Any) -> tuple[int, ...]:
     return tuple(int(v) for v in d)
 
 
-@register_backend("tensorrt", rank=10, summary="TensorRT engine, CUDA", probe=_probe,
-                  fix="install TensorRT and cuda-python (README, 'GPU') on a machine with an "
-                      "NVIDIA GPU")
-class TensorRTBackend(BaseBackend):
-    """A TensorRT engine run with double-buffered CUDA streams.
+class EngineShapes:
+    """The input sizes an engine takes: ``min`` and ``max`` as (N, H, W), from its optimisation
+    profile, or the fixed shape of a static engine (trtexec builds those from static ONNX files;
+    they may report no profile shape).
 
     Example:
-        >>> be = TensorRTBackend(ModelSource(Path("m.engine"), "engine"),
-        ...                      BackendConfig())  # doctest: +SKIP
+        >>> EngineShapes.from_dims((2, 64, 64, 3), None, nhwc=True).max
+        (2, 64, 64)
+    """
+
+    def __init__(self, lo: tuple[int, int, int], hi: tuple[int, int, int]) -> None:
+        self.min, self.max = lo, hi
+
+    @classmethod
+    def from_dims(cls, tensor: tuple[int, ...], profile: tuple[tuple[int, ...], ...] | None, *,
+                  nhwc: bool) -> EngineShapes:
+        """From the input tensor's engine shape (-1 where dynamic) and its profile (min, opt,
+        max) when it has one."""
+        hw = (1, 2) if nhwc else (2, 3)
+
+        def nhw(shape: tuple[int, ...]) -> tuple[int, int, int]:
+            return (shape[0], shape[hw[0]], shape[hw[1]])
+
+        if all(v > 0 for v in tensor):  # static: one shape only
+            return cls(nhw(tensor), nhw(tensor))
+        if profile is None or len(profile) != 3 or any(len(p) != len(tensor) for p in profile):
+            raise EngineMismatchError(f"the engine's input is dynamic ({tensor}) but it reports no "
+                                      f"optimisation profile: {REBUILD}")
+        return cls(nhw(profile[0]), nhw(profile[2]))
+
+
+def engine_shapes(engine: trt.ICudaEngine, name: str, *, nhwc: bool) -> EngineShapes:
+    """:class:`EngineShapes` of input ``name`` of ``engine``."""
+    tensor = _dims(engine.get_tensor_shape(name))
+    profile: tuple[tuple[int, ...], ...] | None = None
+    if any(v < 0 for v in tensor):
+        try:
+            profile = tuple(_dims(d) for d in engine.get_tensor_profile_shape(name, 0))
+        except Exception:  # TensorRT raises when there is no profile
+            profile = None
+    return EngineShapes.from_dims(tensor, profile, nhwc=nhwc)
+
+
+class TensorRTLoader:
+    """Produces the ready engine for ``model`` (build or reuse the cached one for an ONNX file);
+    calling it again returns the same engine.
+
+    Example:
+        >>> engine = TensorRTLoader(ModelSource(Path("m.onnx"), "onnx"), BackendConfig())()
+        ... # doctest: +SKIP
+    """
+
+    def __init__(self, model: ModelSource, config: BackendConfig) -> None:
+        self.model, self.config = model, config
+        self._loaded: LoadedEngine | None = None
+
+    def _engine_path(self) -> Path:
+        model, config = self.model, self.config
+        if model.kind == "engine":
+            return model.path
+        path = cached_engine(model.path, fp16=wants_fp16(config), device=config.device)
+        if path is None:
+            log.warning("building TensorRT engine for %s (first use, cached in %s); this takes a "
+                        "few minutes once", model.path, engine_cache_dir())
+            path = build_engine(model.path, fp16=wants_fp16(config), device=config.device)
+        return path
+
+    def __call__(self) -> LoadedEngine:
+        if self._loaded is None:
+            cuda = get_runtime(self.config.cuda, device=self.config.device)
+            cuda.activate()  # deserialise on the engine's device
+            try:
+                self._loaded = load_engine(self._engine_path(), device=self.config.device,
+                                           named_by_user=self.model.kind == "engine")
+            finally:
+                cuda.deactivate()
+        return self._loaded
+
+
+class TensorRTBackend(BaseBackend):
+    """A TensorRT engine run with CUDA streams in flight (the runner: cheap to construct).
+
+    Example:
+        >>> be = TensorRTBackend.open(ModelSource(Path("m.engine"), "engine"),
+        ...                           BackendConfig())  # doctest: +SKIP
         >>> be.run(np.zeros((4, 720, 1280, 3), np.uint8)).shape  # doctest: +SKIP
         (4, 720, 1280, 3)
     """
 
-    def __init__(self, model: ModelSource, config: BackendConfig) -> None:
-        trt_mod = _tensorrt()
-        version = str(getattr(trt_mod, "__version__", "?"))
-        self._cuda = get_runtime(config.cuda, device=config.device)
-        self._logger = trt_mod.Logger(trt_mod.Logger.WARNING)
-        self._runtime: trt.Runtime = trt_mod.Runtime(self._logger)
-        if model.kind == "engine":
-            path = model.path
-            _check_named_engine(path, config.device)
-        else:
-            path = _engine_for_onnx(model, config)
-        self._engine: trt.ICudaEngine = _deserialize(self._runtime, path, version)
-        self._find_io(trt_mod)
-        self._context: trt.IExecutionContext = self._engine.create_execution_context()
-        if self._context is None:
-            raise BackendError(f"TensorRT could not create an execution context for {path}: the "
-                               "GPU may be out of memory")
-        self._pool = SlotPool(self._cuda, config.slots, config.stream)
+    def __init__(self, loaded: LoadedEngine, config: BackendConfig) -> None:
+        self._loaded, self._config = loaded, config
+        self._engine: trt.ICudaEngine = loaded.engine
+        self._find_io(load_tensorrt())
+        self._cuda: CudaRuntime | None = None
+        self._context: trt.IExecutionContext | None = None
+        self._pool: SlotPool | None = None
         self._enqueue = threading.Lock()
         self._last_compute: Slot | None = None
         self._graphs = config.cuda_graph
-        precision = _engine_precision(path, model)
-        detail = (f"engine {path}, {len(self._pool.slots)} stream slot(s), {self._cuda.name}"
+        self._no_graph: set[tuple[Any, ...]] = set()  # shapes whose capture failed
+        detail = (f"engine {loaded.path}, {max(1, config.slots)} stream slot(s)"
                   + (", CUDA graphs" if self._graphs else "")
                   + (", application stream" if config.stream is not None else ""))
-        super().__init__(BackendInfo("tensorrt", f"TensorRT {version}", precision,
+        super().__init__(BackendInfo("tensorrt", f"TensorRT {loaded.version}", loaded.precision,
                                      f"cuda:{config.device}", detail=detail))
+
+    @classmethod
+    def open(cls, model: ModelSource, config: BackendConfig) -> TensorRTBackend:
+        """Load (or build) the engine for ``model`` and return an active runner (what
+        ``Stylizer`` calls)."""
+        runner = cls(TensorRTLoader(model, config)(), config)
+        runner.activate()
+        return runner
+
+    def activate(self) -> None:
+        """Create the CUDA runtime, the execution context and the stream slots (idempotent)."""
+        if self._pool is not None:
+            return
+        config = self._config
+        cuda = get_runtime(config.cuda, device=config.device)
+        cuda.activate()
+        try:
+            context = self._engine.create_execution_context()
+            if context is None:
+                raise BackendError(f"TensorRT could not create an execution context for "
+                                   f"{self._loaded.path}: the GPU may be out of memory")
+            pool = SlotPool(cuda, config.slots, config.stream)
+        finally:
+            cuda.deactivate()
+        self._cuda, self._context, self._pool = cuda, context, pool
 
     def _find_io(self, trt_mod: Any) -> None:
         engine = self._engine
@@ -199,10 +216,10 @@ class TensorRTBackend(BaseBackend):
         self._nhwc = in_dtype == np.uint8
         self._io = ModelIO("uint8_nhwc" if self._nhwc else "float32_nchw",
                            np.float16 if in_dtype == np.float16 else np.float32)
-        lo, _, hi = (_dims(d) for d in engine.get_tensor_profile_shape(self._in, 0))
-        hw = (1, 2) if self._nhwc else (2, 3)
-        self._min_hw = (lo[hw[0]], lo[hw[1]])
-        self._max = (hi[0], hi[hw[0]], hi[hw[1]])
+        shapes = engine_shapes(engine, self._in, nhwc=self._nhwc)
+        self._min = shapes.min
+        self._min_hw = (shapes.min[1], shapes.min[2])
+        self._max = shapes.max
 
     @property
     def max_shape(self) -> tuple[int, int, int] | None:
@@ -217,52 +234,66 @@ class TensorRTBackend(BaseBackend):
     def submit(self, batch: Batch, *, block: bool = True) -> Waitable[Batch] | None:
         """Queue copy-in, compute and copy-out of ``batch`` on a free slot's stream."""
         self._check(batch)
-        h, w = int(batch.shape[1]), int(batch.shape[2])
-        mh, mw = self._min_hw
+        self.activate()
+        pool, cuda = self._pool, self._cuda
+        if pool is None or cuda is None:  # pragma: no cover - activate() sets both
+            raise BackendError("the TensorRT runner is not active")
+        n, h, w = (int(v) for v in batch.shape[:3])
+        mn, mh, mw = self._min
         padded = batch
         if h < mh or w < mw:  # below the engine's profile: pad by reflection, crop afterwards
             padded = np.pad(batch, ((0, 0), (0, max(0, mh - h)), (0, max(0, mw - w)), (0, 0)),
                             mode="symmetric")
-        slot = self._pool.acquire(block=block)
+        if n < mn:  # a static batch size: repeat the last image, drop the extras afterwards
+            padded = np.concatenate([padded, np.repeat(padded[-1:], mn - n, axis=0)])
+        slot = pool.acquire(block=block)
         if slot is None:
             return None
+        cuda.activate()
         try:
-            self._cuda.activate()
             x = self._io.to_model(np.ascontiguousarray(padded))
             shape = tuple(int(v) for v in x.shape)
             old = slot.inputs.capacity, slot.outputs.capacity
-            slot.copy_in(self._cuda, x)
+            slot.copy_in(cuda, x)
             with self._enqueue:
-                if not self._context.set_input_shape(self._in, shape):
+                context = self._active_context()
+                if not context.set_input_shape(self._in, shape):
                     raise BackendError(f"TensorRT rejected input shape {shape}; the engine takes "
-                                       f"up to {self._max}")
-                out_shape = _dims(self._context.get_tensor_shape(self._out))
+                                       f"{self._min} to {self._max}")
+                out_shape = _dims(context.get_tensor_shape(self._out))
                 out_bytes = int(np.prod(out_shape)) * self._out_dtype.itemsize
                 slot.outputs.ensure(out_bytes)
                 if (slot.inputs.capacity, slot.outputs.capacity) != old:
                     slot.drop_graphs()
-                self._enqueue_compute(slot, shape)
-            self._cuda.copy_d2h(slot.outputs.host, slot.outputs.device, out_bytes, slot.stream)
+                self._enqueue_compute(context, slot, shape)
+            cuda.copy_d2h(slot.outputs.host, slot.outputs.device, out_bytes, slot.stream)
             slot.done.record(slot.stream)
         except BaseException as exc:
-            self._abandon(slot)
+            self._abandon(pool, slot)
             if isinstance(exc, RestyleError):
                 raise
             if isinstance(exc, Exception):
                 raise translate_error(exc, backend="tensorrt", shape=batch.shape) from exc
             raise
+        finally:
+            cuda.deactivate()
 
         def convert(raw: NDArray[np.uint8]) -> Batch:
             out = self._io.from_model(raw.view(self._out_dtype).reshape(out_shape))
-            return out[:, :h, :w] if out.shape[1:3] != (h, w) else out
+            return out[:n, :h, :w] if out.shape[:3] != (n, h, w) else out
 
-        return InFlight(self._pool, slot, out_bytes, convert)
+        return InFlight(pool, slot, out_bytes, convert, cuda)
 
-    def _enqueue_compute(self, slot: Slot, shape: tuple[int, ...]) -> None:
+    def _active_context(self) -> trt.IExecutionContext:
+        if self._context is None:
+            raise BackendError("the TensorRT runner is closed: create a new Stylizer")
+        return self._context
+
+    def _enqueue_compute(self, ctx: trt.IExecutionContext, slot: Slot,
+                         shape: tuple[int, ...]) -> None:
         """Bind the slot's buffers and queue the engine (or its captured graph); lock held."""
         if self._last_compute is not None and self._last_compute is not slot:
             slot.stream.wait_event(self._last_compute.computed)  # shared context scratch memory
-        ctx = self._context
         if not (ctx.set_tensor_address(self._in, slot.inputs.device.ptr)
                 and ctx.set_tensor_address(self._out, slot.outputs.device.ptr)):
             raise BackendError("TensorRT rejected the tensor addresses")
@@ -273,27 +304,49 @@ class TensorRTBackend(BaseBackend):
         else:
             if not ctx.execute_async_v3(slot.stream.handle):
                 raise BackendError(f"TensorRT execute_async_v3 failed for shape {shape}")
-            if self._graphs:  # the first run of a shape sets TensorRT up; capture the next ones
-
-                def enqueue() -> None:
-                    if not ctx.execute_async_v3(slot.stream.handle):
-                        raise BackendError("TensorRT execute_async_v3 failed during capture")
-
-                slot.graphs[key] = self._cuda.capture(slot.stream, enqueue)
+            if self._graphs and key not in self._no_graph:
+                self._try_capture(ctx, slot, key)  # the first run set TensorRT up for this shape
         slot.computed.record(slot.stream)
         self._last_compute = slot
 
-    def _abandon(self, slot: Slot) -> None:
+    def _try_capture(self, ctx: trt.IExecutionContext, slot: Slot, key: tuple[Any, ...]) -> None:
+        """Capture the next runs of this shape in a graph; on failure (the capture is ended by
+        the CUDA layer) run this shape without a graph from now on, like trtexec."""
+        cuda = self._cuda
+        if cuda is None:  # pragma: no cover - only called while active
+            return
+
+        def enqueue() -> None:
+            if not ctx.execute_async_v3(slot.stream.handle):
+                raise BackendError("TensorRT execute_async_v3 failed during capture")
+
+        try:
+            slot.graphs[key] = cuda.capture(slot.stream, enqueue)
+        except RestyleError as exc:
+            self._no_graph.add(key)
+            log.warning("CUDA graph capture failed for shape %s (%s); running it without a graph",
+                        key[0], exc)
+
+    def _abandon(self, pool: SlotPool, slot: Slot) -> None:
         try:
             slot.stream.synchronize()
         except RestyleError:
             log.warning("stream error while abandoning a failed batch", exc_info=True)
-        self._pool.release(slot)
+        pool.release(slot)
 
     def _close_impl(self) -> None:
+        """Deactivate: release the slots and the context (the engine stays with its loader)."""
+        pool, cuda, self._pool = self._pool, self._cuda, None
+        if pool is None or cuda is None:
+            return
+        cuda.activate()
         try:
-            self._pool.close()
+            pool.close()
         finally:
-            del self._context
-            del self._engine
-            del self._runtime
+            self._context = None
+            cuda.deactivate()
+
+
+register_backend("tensorrt", rank=10, summary="TensorRT engine, CUDA", probe=_probe,
+                 fix="install TensorRT and cuda-python (README, 'GPU') on a machine with an "
+                     "NVIDIA GPU")(TensorRTBackend.open)

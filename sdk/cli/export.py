@@ -60,9 +60,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
     from restyle.errors import ConfigError
-    from restyle.export.engine_cache import parse_shape
     from restyle.export.verify import DEFAULT_CHECK_SHAPES, parse_shapes
     from restyle.modelinfo import IO_FLOAT32_NCHW, IO_UINT8_NHWC
+    from restyle.trt.record import parse_shape
 
     if args.engine and not args.trt:
         raise ConfigError("--engine needs --trt: add --trt to build an engine")
@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     shapes = parse_shapes(args.check_shapes) if args.check_shapes else DEFAULT_CHECK_SHAPES
     profile = (parse_shape(args.min), parse_shape(args.opt), parse_shape(args.max))
     if args.trt:  # fail on bad shapes, or without TensorRT or a GPU, before the export
-        from restyle.export.engine_cache import BuildProfile
-        from restyle.export.target import detect_target
+        from restyle.trt.record import BuildProfile
+        from restyle.trt.target import detect_target
 
         BuildProfile(min=profile[0], opt=profile[1], max=profile[2])
         detect_target()
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"fp16 psnr   {shown}\n")
     engine: Path | None = None
     if args.trt:
-        from restyle.export.tensorrt import build_engine
+        from restyle.trt.build import build_engine
 
         engine = build_engine(
             result.path, engine_path=args.engine, min_shape=profile[0], opt_shape=profile[1],

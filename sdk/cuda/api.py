@@ -34,7 +34,14 @@ class Stream(Protocol):
     """A CUDA stream (owned, or adopted from the application and then never destroyed)."""
 
     @property
-    def handle(self) -> int: ...
+    def native(self) -> Any:
+        """The binding's own stream object (``cudaStream_t`` or ``pycuda.driver.Stream``)."""
+        ...
+
+    @property
+    def handle(self) -> int:
+        """The raw ``cudaStream_t`` value (0 is the legacy default stream)."""
+        ...
 
     def synchronize(self) -> None: ...
 
@@ -47,6 +54,11 @@ class Stream(Protocol):
 
 class Event(Protocol):
     """A CUDA event."""
+
+    @property
+    def native(self) -> Any:
+        """The binding's own event object."""
+        ...
 
     def record(self, stream: Stream) -> None: ...
 
@@ -96,9 +108,23 @@ class CudaRuntime(Protocol):
 
     name: str
     device: int
+    supports_graphs: bool
+    """Whether :meth:`capture` works with this binding (pycuda has no stream capture)."""
 
     def activate(self) -> None:
         """Make this runtime's device current in the calling thread."""
+        ...
+
+    def deactivate(self) -> None:
+        """Undo :meth:`activate` in the calling thread (pycuda pops the context it pushed)."""
+        ...
+
+    def synchronize_device(self) -> None:
+        """Wait for all work on the device (used before handing buffers to another library)."""
+        ...
+
+    def memory_info(self) -> tuple[int, int]:
+        """``(free, total)`` bytes of device memory."""
         ...
 
     def stream(self, external: object | None = None) -> Stream:
@@ -118,7 +144,12 @@ class CudaRuntime(Protocol):
         ...
 
     def capture(self, stream: Stream, enqueue: Callable[[], None]) -> Graph:
-        """Capture the work ``enqueue`` puts on ``stream`` into a graph (it does not run)."""
+        """Capture the work ``enqueue`` puts on ``stream`` into a graph (it does not run).
+
+        Raises:
+            CudaError: The capture failed (it is ended first, so the stream is usable again);
+                also for the legacy default stream (handle 0), on which capture is illegal.
+        """
         ...
 
 
@@ -149,7 +180,13 @@ def stream_handle(stream: object) -> int:
         value = getattr(stream, attr, None)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-    convertible: Any = stream  # cuda-python handle types define __int__
+    try:  # cuda-python objects: int() is deprecated since cuda-bindings 12.9.1
+        from cuda.bindings.utils import get_cuda_native_handle
+
+        return int(get_cuda_native_handle(stream))
+    except (ImportError, TypeError, ValueError):
+        pass
+    convertible: Any = stream  # older cuda-python handle types define __int__
     try:
         return int(convertible)
     except (TypeError, ValueError):

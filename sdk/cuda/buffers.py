@@ -148,8 +148,9 @@ class InFlight:
     """A submitted batch: :meth:`wait` syncs its slot, converts the output and frees the slot."""
 
     def __init__(self, pool: SlotPool, slot: Slot, nbytes: int,
-                 convert: Callable[[NDArray[np.uint8]], NDArray[np.uint8]]) -> None:
-        self._pool, self._nbytes, self._convert = pool, nbytes, convert
+                 convert: Callable[[NDArray[np.uint8]], NDArray[np.uint8]],
+                 cuda: CudaRuntime | None = None) -> None:
+        self._pool, self._nbytes, self._convert, self._cuda = pool, nbytes, convert, cuda
         self._slot: Slot | None = slot
         self._lock = threading.Lock()
         self._result: NDArray[np.uint8] | None = None
@@ -158,11 +159,15 @@ class InFlight:
         with self._lock:
             if self._slot is not None:
                 slot, self._slot = self._slot, None
+                if self._cuda is not None:  # the waiting thread may have no current context
+                    self._cuda.activate()
                 try:
                     slot.done.synchronize()
                     self._result = self._convert(slot.outputs.host.view(self._nbytes).copy())
                 finally:
                     self._pool.release(slot)
+                    if self._cuda is not None:
+                        self._cuda.deactivate()
             if self._result is None:
                 raise CudaError("this batch failed earlier (see the first error)")
             return self._result

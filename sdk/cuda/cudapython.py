@@ -2,7 +2,9 @@
 
 Every runtime call returns ``(err, *values)``; :func:`cuda_call` turns a non-zero ``err`` into
 :class:`~restyle.errors.CudaError` (or :class:`~restyle.errors.OutOfMemoryError`) and returns the
-values, as in TensorRT's ``samples/python/common_runtime.py``.
+values, as in TensorRT's ``samples/python/common_runtime.py``. Raw handles are read with
+``cuda.bindings.utils.get_cuda_native_handle`` where it exists (``int(obj)`` is deprecated since
+cuda-bindings 12.9.1).
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from restyle._optional import require
-from restyle.cuda.api import Event, Owned, Stream, stream_handle
+from restyle.cuda.api import DeviceMemory, Event, HostMemory, Owned, Stream, stream_handle
 from restyle.errors import CudaError, OutOfMemoryError
 
-__all__ = ["CudaPythonRuntime", "cuda_call"]
+__all__ = ["CudaPythonRuntime", "cuda_call", "native_handle"]
 
 
 def _cudart() -> Any:
@@ -46,24 +48,37 @@ def cuda_call(result: tuple[Any, ...], what: str = "CUDA call") -> Any:
     return values[0] if len(values) == 1 else values
 
 
+def native_handle(obj: Any) -> int:
+    """The address behind a cuda-python handle object (``cudaStream_t``, ``cudaEvent_t``...)."""
+    try:
+        from cuda.bindings.utils import get_cuda_native_handle
+    except ImportError:  # cuda-bindings before 12.9.1
+        return int(obj)
+    return int(get_cuda_native_handle(obj))
+
+
 class _Stream(Owned):
     def __init__(self, rt: Any, native: Any, owned: bool) -> None:
-        self._rt, self.native, self._owned = rt, native, owned
+        self._rt, self._native, self._owned = rt, native, owned
+
+    @property
+    def native(self) -> Any:
+        return self._native
 
     @property
     def handle(self) -> int:
-        return int(self.native)
+        return native_handle(self._native)
 
     def synchronize(self) -> None:
-        cuda_call(self._rt.cudaStreamSynchronize(self.native), "cudaStreamSynchronize")
+        cuda_call(self._rt.cudaStreamSynchronize(self._native), "cudaStreamSynchronize")
 
     def wait_event(self, event: Event) -> None:
-        native = event.native  # type: ignore[attr-defined]  # events of this binding
-        cuda_call(self._rt.cudaStreamWaitEvent(self.native, native, 0), "cudaStreamWaitEvent")
+        cuda_call(self._rt.cudaStreamWaitEvent(self._native, event.native, 0),
+                  "cudaStreamWaitEvent")
 
     def close(self) -> None:
-        if self._owned and self.native is not None:
-            native, self.native = self.native, None
+        if self._owned and self._native is not None:
+            native, self._native = self._native, None
             cuda_call(self._rt.cudaStreamDestroy(native), "cudaStreamDestroy")
 
 
@@ -71,18 +86,21 @@ class _Event(Owned):
     def __init__(self, rt: Any) -> None:
         self._rt = rt
         flags = rt.cudaEventDisableTiming
-        self.native = cuda_call(rt.cudaEventCreateWithFlags(flags), "cudaEventCreate")
+        self._native: Any = cuda_call(rt.cudaEventCreateWithFlags(flags), "cudaEventCreate")
+
+    @property
+    def native(self) -> Any:
+        return self._native
 
     def record(self, stream: Stream) -> None:
-        native = stream.native  # type: ignore[attr-defined]
-        cuda_call(self._rt.cudaEventRecord(self.native, native), "cudaEventRecord")
+        cuda_call(self._rt.cudaEventRecord(self._native, stream.native), "cudaEventRecord")
 
     def synchronize(self) -> None:
-        cuda_call(self._rt.cudaEventSynchronize(self.native), "cudaEventSynchronize")
+        cuda_call(self._rt.cudaEventSynchronize(self._native), "cudaEventSynchronize")
 
     def close(self) -> None:
-        if self.native is not None:
-            native, self.native = self.native, None
+        if self._native is not None:
+            native, self._native = self._native, None
             cuda_call(self._rt.cudaEventDestroy(native), "cudaEventDestroy")
 
 
@@ -134,8 +152,7 @@ class _Graph(Owned):
         self._rt, self._graph, self._instance = rt, graph, instance
 
     def launch(self, stream: Stream) -> None:
-        native = stream.native  # type: ignore[attr-defined]
-        cuda_call(self._rt.cudaGraphLaunch(self._instance, native), "cudaGraphLaunch")
+        cuda_call(self._rt.cudaGraphLaunch(self._instance, stream.native), "cudaGraphLaunch")
 
     def close(self) -> None:
         if self._instance is not None:
@@ -155,6 +172,7 @@ class CudaPythonRuntime:
     """
 
     name = "cuda-python"
+    supports_graphs = True
 
     def __init__(self, device: int = 0) -> None:
         self._rt = _cudart()
@@ -167,6 +185,18 @@ class CudaPythonRuntime:
 
     def activate(self) -> None:
         cuda_call(self._rt.cudaSetDevice(self.device), f"cudaSetDevice({self.device})")
+
+    def deactivate(self) -> None:
+        """Nothing to undo: the runtime API has no context stack."""
+
+    def synchronize_device(self) -> None:
+        self.activate()
+        cuda_call(self._rt.cudaDeviceSynchronize(), "cudaDeviceSynchronize")
+
+    def memory_info(self) -> tuple[int, int]:
+        self.activate()
+        free, total = cuda_call(self._rt.cudaMemGetInfo(), "cudaMemGetInfo")
+        return int(free), int(total)
 
     def stream(self, external: object | None = None) -> _Stream:
         if external is not None:
@@ -185,24 +215,40 @@ class CudaPythonRuntime:
         return _DeviceMemory(self._rt, nbytes)
 
     def _copy(self, dst: int, src: int, nbytes: int, kind: Any, stream: Stream) -> None:
-        native = stream.native  # type: ignore[attr-defined]
-        cuda_call(self._rt.cudaMemcpyAsync(dst, src, nbytes, kind, native), "cudaMemcpyAsync")
+        cuda_call(self._rt.cudaMemcpyAsync(dst, src, nbytes, kind, stream.native),
+                  "cudaMemcpyAsync")
 
-    def copy_h2d(self, dst: Any, src: Any, nbytes: int, stream: Stream) -> None:
+    def copy_h2d(self, dst: DeviceMemory, src: HostMemory, nbytes: int, stream: Stream) -> None:
         self._copy(dst.ptr, src.ptr, nbytes, self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice,
                    stream)
 
-    def copy_d2h(self, dst: Any, src: Any, nbytes: int, stream: Stream) -> None:
+    def copy_d2h(self, dst: HostMemory, src: DeviceMemory, nbytes: int, stream: Stream) -> None:
         self._copy(dst.ptr, src.ptr, nbytes, self._rt.cudaMemcpyKind.cudaMemcpyDeviceToHost,
                    stream)
 
     def capture(self, stream: Stream, enqueue: Callable[[], None]) -> _Graph:
-        native = stream.native  # type: ignore[attr-defined]
+        if stream.handle == 0:
+            raise CudaError("CUDA graph capture is illegal on the legacy default stream (handle "
+                            "0): pass a stream of your own, or cuda_graph=False")
+        native = stream.native
         mode = self._rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
         cuda_call(self._rt.cudaStreamBeginCapture(native, mode), "cudaStreamBeginCapture")
+        failure: BaseException | None = None
         try:
             enqueue()
-        finally:
-            graph = cuda_call(self._rt.cudaStreamEndCapture(native), "cudaStreamEndCapture")
-        instance = cuda_call(self._rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        except BaseException as exc:  # end the capture below, then re-raise this error
+            failure = exc
+        # Always end the capture, so the stream leaves capture mode; an error here must not
+        # hide the enqueue's own error.
+        err, graph = self._rt.cudaStreamEndCapture(native)
+        if failure is not None:
+            if err == self._rt.cudaError_t.cudaSuccess and graph is not None:
+                self._rt.cudaGraphDestroy(graph)
+            raise failure
+        cuda_call((err, graph), "cudaStreamEndCapture")
+        try:
+            instance = cuda_call(self._rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        except CudaError:
+            self._rt.cudaGraphDestroy(graph)
+            raise
         return _Graph(self._rt, graph, instance)

@@ -3,11 +3,18 @@ TensorRT and the CUDA runtime.
 
 pycuda streams cannot be built from a raw handle, so an application stream must be a
 ``pycuda.driver.Stream`` here (use ``cuda="cuda-python"`` for int handles, torch or CuPy streams).
-Graph capture needs a pycuda with ``Stream.begin_capture``.
+
+pycuda keeps a per-thread context stack and aborts the process at exit when it is not empty (its
+own ``pycuda.autoinit`` pops at exit): :meth:`PyCudaRuntime.activate` pushes the primary context
+only where none is current and :meth:`~PyCudaRuntime.deactivate` pops exactly what was pushed, so
+every GPU section is bracketed and nothing is left on the stack. pycuda has no stream capture or
+graph API, so ``cuda_graph=True`` is refused with pycuda up front (:attr:`supports_graphs`).
+Streams are created non-blocking (``CU_STREAM_NON_BLOCKING``), like cuda-python's.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,10 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from restyle._optional import require
-from restyle.cuda.api import Event, Owned, Stream
-from restyle.errors import BackendUnavailableError, ConfigError, CudaError, OutOfMemoryError
+from restyle.cuda.api import DeviceMemory, Event, Graph, HostMemory, Owned, Stream
+from restyle.errors import ConfigError, CudaError, OutOfMemoryError
 
 __all__ = ["PyCudaRuntime"]
+
+_CU_STREAM_NON_BLOCKING = 1  # CUstream_flags: no implicit synchronisation with stream 0
 
 
 def _driver() -> Any:
@@ -41,39 +50,47 @@ def _checked(what: str) -> Iterator[None]:
 
 class _Stream(Owned):
     def __init__(self, native: Any, owned: bool) -> None:
-        self.native, self._owned = native, owned
+        self._native, self._owned = native, owned
+
+    @property
+    def native(self) -> Any:
+        return self._native
 
     @property
     def handle(self) -> int:
-        return int(self.native.handle)
+        return int(self._native.handle)
 
     def synchronize(self) -> None:
         with _checked("stream synchronize"):
-            self.native.synchronize()
+            self._native.synchronize()
 
     def wait_event(self, event: Event) -> None:
         with _checked("stream wait_for_event"):
-            self.native.wait_for_event(event.native)  # type: ignore[attr-defined]
+            self._native.wait_for_event(event.native)
 
     def close(self) -> None:
-        self.native = None  # pycuda destroys the stream when its last reference goes
+        self._native = None  # pycuda destroys the stream when its last reference goes
 
 
 class _Event(Owned):
     def __init__(self) -> None:
         with _checked("event create"):
-            self.native = _driver().Event(_driver().event_flags.DISABLE_TIMING)
+            self._native: Any = _driver().Event(_driver().event_flags.DISABLE_TIMING)
+
+    @property
+    def native(self) -> Any:
+        return self._native
 
     def record(self, stream: Stream) -> None:
         with _checked("event record"):
-            self.native.record(stream.native)  # type: ignore[attr-defined]
+            self._native.record(stream.native)
 
     def synchronize(self) -> None:
         with _checked("event synchronize"):
-            self.native.synchronize()
+            self._native.synchronize()
 
     def close(self) -> None:
-        self.native = None
+        self._native = None
 
 
 class _HostMemory(Owned):
@@ -81,6 +98,7 @@ class _HostMemory(Owned):
         with _checked(f"pagelocked_empty({nbytes})"):
             self._array: NDArray[np.uint8] | None = _driver().pagelocked_empty(nbytes, np.uint8)
         self._nbytes = nbytes
+        self._pinned: Any = self._array.base if self._array is not None else None  # the owner
 
     def _arr(self) -> NDArray[np.uint8]:
         if self._array is None:
@@ -100,9 +118,9 @@ class _HostMemory(Owned):
 
     def close(self) -> None:
         if self._array is not None:
-            array, self._array = self._array, None
+            pinned, self._array, self._pinned = self._pinned, None, None
             with _checked("pinned free"):
-                array.base.free()  # type: ignore[union-attr]
+                pinned.free()
 
 
 class _DeviceMemory(Owned):
@@ -126,18 +144,6 @@ class _DeviceMemory(Owned):
                 alloc.free()
 
 
-class _Graph(Owned):
-    def __init__(self, instance: Any) -> None:
-        self._instance = instance
-
-    def launch(self, stream: Stream) -> None:
-        with _checked("graph launch"):
-            self._instance.launch(stream.native)  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        self._instance = None
-
-
 class PyCudaRuntime:
     """:class:`~restyle.cuda.api.CudaRuntime` over pycuda.
 
@@ -148,6 +154,7 @@ class PyCudaRuntime:
     """
 
     name = "pycuda"
+    supports_graphs = False
 
     def __init__(self, device: int = 0) -> None:
         drv = _driver()
@@ -159,13 +166,45 @@ class PyCudaRuntime:
                 raise CudaError(f"CUDA device {device} does not exist ({count} visible): pass "
                                 f"device=0..{count - 1}")
             self._context = drv.Device(device).retain_primary_context()
-        self.activate()
+        self._pushed = threading.local()  # per thread: one flag per activate(), True if pushed
+
+    def _stack(self) -> list[bool]:
+        stack: list[bool] | None = getattr(self._pushed, "stack", None)
+        if stack is None:
+            stack = self._pushed.stack = []
+        return stack
 
     def activate(self) -> None:
         drv = _driver()
         with _checked("context push"):
-            if drv.Context.get_current() is None:  # a new thread: make the primary context current
+            current = drv.Context.get_current()
+            push = current is None or current != self._context
+            if push:
                 self._context.push()
+        self._stack().append(push)
+
+    def deactivate(self) -> None:
+        stack = self._stack()
+        if stack and stack.pop():
+            with _checked("context pop"):
+                _driver().Context.pop()
+
+    @contextmanager
+    def _active(self) -> Iterator[None]:
+        self.activate()
+        try:
+            yield
+        finally:
+            self.deactivate()
+
+    def synchronize_device(self) -> None:
+        with self._active(), _checked("context synchronize"):
+            _driver().Context.synchronize()
+
+    def memory_info(self) -> tuple[int, int]:
+        with self._active(), _checked("mem_get_info"):
+            free, total = _driver().mem_get_info()
+        return int(free), int(total)
 
     def stream(self, external: object | None = None) -> _Stream:
         drv = _driver()
@@ -176,7 +215,7 @@ class PyCudaRuntime:
                                   "use cuda='cuda-python'")
             return _Stream(external, owned=False)
         with _checked("stream create"):
-            return _Stream(drv.Stream(), owned=True)
+            return _Stream(drv.Stream(flags=_CU_STREAM_NON_BLOCKING), owned=True)
 
     def event(self) -> _Event:
         return _Event()
@@ -187,25 +226,16 @@ class PyCudaRuntime:
     def device_alloc(self, nbytes: int) -> _DeviceMemory:
         return _DeviceMemory(nbytes)
 
-    def copy_h2d(self, dst: Any, src: Any, nbytes: int, stream: Stream) -> None:
+    def copy_h2d(self, dst: DeviceMemory, src: HostMemory, nbytes: int, stream: Stream) -> None:
         with _checked("memcpy_htod_async"):
-            _driver().memcpy_htod_async(dst.ptr, src.view(nbytes),
-                                        stream.native)  # type: ignore[attr-defined]
+            _driver().memcpy_htod_async(dst.ptr, src.view(nbytes), stream.native)
 
-    def copy_d2h(self, dst: Any, src: Any, nbytes: int, stream: Stream) -> None:
+    def copy_d2h(self, dst: HostMemory, src: DeviceMemory, nbytes: int, stream: Stream) -> None:
         with _checked("memcpy_dtoh_async"):
-            _driver().memcpy_dtoh_async(dst.view(nbytes), src.ptr,
-                                        stream.native)  # type: ignore[attr-defined]
+            _driver().memcpy_dtoh_async(dst.view(nbytes), src.ptr, stream.native)
 
-    def capture(self, stream: Stream, enqueue: Callable[[], None]) -> _Graph:
-        native = stream.native  # type: ignore[attr-defined]
-        if not hasattr(native, "begin_capture"):
-            raise BackendUnavailableError("this pycuda has no CUDA graph capture: upgrade pycuda, "
-                                          "use cuda='cuda-python', or pass cuda_graph=False")
-        with _checked("graph capture"):
-            native.begin_capture()
-            try:
-                enqueue()
-            finally:
-                graph = native.end_capture()
-            return _Graph(graph.instance())
+    def capture(self, stream: Stream, enqueue: Callable[[], None]) -> Graph:
+        """pycuda has no stream capture or graph API: always refused (TensorRT refuses
+        ``cuda_graph=True`` with pycuda before it gets here)."""
+        raise CudaError("pycuda has no CUDA graph capture: use cuda='cuda-python' or pass "
+                        "cuda_graph=False")

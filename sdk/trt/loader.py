@@ -1,0 +1,116 @@
+"""A ready TensorRT engine from a file: the loader half of the TensorRT backend.
+
+Like Polygraphy's ``EngineFromPath``, :func:`load_engine` returns a deserialised engine that any
+number of runners can open. It loads only two kinds of engine (an engine is executable code):
+
+- engines restyle built, from its private cache (or written by ``restyle export --trt``): their
+  sidecar must match this machine and model, and record the sha256 of the exact bytes loaded;
+- an engine file the user named: its sidecar, when present, is checked the same way; without a
+  sidecar (an engine from ``trtexec``, say) it is loaded with a warning, on the user's word.
+
+Version-compatible engines carry host code that TensorRT runs only when
+``Runtime.engine_host_code_allowed`` is set; it is set for those two kinds only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from restyle.errors import EngineMismatchError
+from restyle.trt.record import EngineRecord, check_engine, read_sidecar, sidecar_path
+from restyle.trt.target import detect_target, load_tensorrt
+
+if TYPE_CHECKING:
+    import tensorrt as trt
+
+__all__ = ["REBUILD", "LoadedEngine", "host_code_allowed", "load_engine"]
+
+log = logging.getLogger("restyle.trt")
+
+REBUILD = "rebuild it with `restyle export MODEL --trt` on this machine"
+
+
+@dataclass
+class LoadedEngine:
+    """A deserialised engine and what keeps it alive (its runtime and logger).
+
+    Attributes:
+        engine: The ``ICudaEngine``.
+        path: The engine file.
+        record: Its sidecar (None for a user-named engine without one).
+        version: The TensorRT version that loaded it.
+    """
+
+    engine: trt.ICudaEngine
+    runtime: trt.Runtime
+    logger: Any
+    path: Path
+    record: EngineRecord | None
+    version: str
+
+    @property
+    def precision(self) -> str:
+        return self.record.precision if self.record else "unknown (no sidecar)"
+
+
+def host_code_allowed(record: EngineRecord | None, *, named_by_user: bool) -> bool:
+    """Whether a runtime may run host code from this engine: version-compatible engines with a
+    verified restyle record, or any engine the user named (their decision).
+
+    Example:
+        >>> host_code_allowed(None, named_by_user=False)
+        False
+    """
+    if record is not None:
+        return record.version_compatible
+    return named_by_user
+
+
+def load_engine(path: Path, *, device: int, named_by_user: bool) -> LoadedEngine:
+    """Deserialise the engine at ``path`` on CUDA device ``device`` (make it current first).
+
+    Args:
+        path: The ``.engine`` file.
+        device: The CUDA device it must have been built for.
+        named_by_user: The user passed this file (not restyle's cache).
+
+    Raises:
+        DependencyError: TensorRT is not usable.
+        EngineMismatchError: The sidecar says it is for another TensorRT, GPU or file; it is
+            missing for an engine restyle should have built; or TensorRT cannot load it.
+    """
+    trt_mod = load_tensorrt()
+    version = str(trt_mod.__version__)
+    record: EngineRecord | None = None
+    if sidecar_path(path).exists() or not named_by_user:
+        check_engine(path, target=detect_target(trt_mod, device=device))
+        record = read_sidecar(path)
+    else:
+        log.warning("%s has no restyle sidecar, so its TensorRT version, GPU and origin cannot be "
+                    "checked; loading it because you named it (%s to record them)", path,
+                    REBUILD)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EngineMismatchError(f"cannot read engine {path}: {exc}; {REBUILD}") from exc
+    if record is not None and hashlib.sha256(data).hexdigest() != record.engine_sha256:
+        raise EngineMismatchError(f"engine {path} changed while it was being loaded: {REBUILD}")
+    logger = trt_mod.Logger(trt_mod.Logger.WARNING)
+    runtime = trt_mod.Runtime(logger)
+    if host_code_allowed(record, named_by_user=named_by_user):
+        try:
+            runtime.engine_host_code_allowed = True
+        except AttributeError:  # a TensorRT without the attribute cannot run such engines anyway
+            log.debug("this TensorRT has no engine_host_code_allowed")
+    engine = runtime.deserialize_cuda_engine(data)
+    if engine is None:
+        hint = ("it is version-compatible but this TensorRT refused its host code"
+                if record is not None and record.version_compatible
+                else "it was built by another TensorRT version or for another GPU")
+        raise EngineMismatchError(f"{path} cannot be loaded by TensorRT {version} on GPU "
+                                  f"{device}: {hint}; {REBUILD}")
+    return LoadedEngine(engine, runtime, logger, path, record, version)
