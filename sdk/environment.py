@@ -8,8 +8,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import platform
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 
 from restyle._version import __version__
@@ -81,17 +79,15 @@ def _torch() -> Component:
 
 
 def _tensorrt() -> Component:
-    reason = _import_error("tensorrt")
-    if reason:
-        return Component("tensorrt", None, missing_reason=f"{reason} (install TensorRT from "
+    from restyle.trt.target import tensorrt_problem
+
+    problem = tensorrt_problem()
+    if problem is not None:
+        return Component("tensorrt", None, missing_reason=f"{problem} (install TensorRT from "
                          "NVIDIA, see README 'GPU')")
     import tensorrt as trt
 
-    version = getattr(trt, "__version__", None)
-    if version is None:  # the tensorrt-stubs package installs an empty `tensorrt` namespace
-        return Component("tensorrt", None, missing_reason="only type stubs are installed, not the "
-                         "TensorRT runtime (install TensorRT from NVIDIA, see README 'GPU')")
-    return Component("tensorrt", str(version))
+    return Component("tensorrt", str(trt.__version__))
 
 
 def _cuda_binding() -> Component:
@@ -112,17 +108,12 @@ def _cuda_binding() -> Component:
 
 
 def gpu_names() -> tuple[list[str], str]:
-    """Names of the visible NVIDIA GPUs, and the reason when there are none."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return [], "no NVIDIA driver found (nvidia-smi is not on PATH)"
-    try:
-        out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        return [], f"nvidia-smi failed: {exc}"
-    names = [line.strip() for line in out.splitlines() if line.strip()]
-    return names, "" if names else "nvidia-smi lists no GPU"
+    """Names of the GPUs this process can use (by CUDA ordinal), and the reason when there are
+    none (:func:`restyle.cuda.devices.list_gpus`)."""
+    from restyle.cuda.devices import list_gpus
+
+    gpus, reason = list_gpus()
+    return [g.name for g in gpus], reason
 
 
 def cpu_model() -> str:

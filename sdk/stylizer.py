@@ -149,7 +149,7 @@ class Stylizer:
         max_pixels: int = 4096 * 4096,
         tile_size: int = 1024,
         tile_overlap: int = 128,
-        in_flight: int = 2,
+        in_flight: int = 3,
         prefetch: int = 2,
     ) -> None:
         for name, value, low in (("batch_size", batch_size, 1), ("max_pixels", max_pixels, 1),
@@ -164,7 +164,7 @@ class Stylizer:
             raise ConfigError(f"threads={threads} must be at least 1 (or None for all cores)")
         self._source = _model_source(model)
         config = BackendConfig(device=device, batch_size=batch_size, threads=threads, cuda=cuda,
-                               stream=stream, cuda_graph=cuda_graph, slots=max(2, in_flight))
+                               stream=stream, cuda_graph=cuda_graph, slots=max(3, in_flight))
         self._backend: Backend
         self._backend, self._fallback = open_backend(backend, self._source, config)
         self._runner = BatchRunner(self._backend, batch_size=batch_size, in_flight=in_flight,

@@ -85,8 +85,12 @@ class BackendConfig:
         stream: An application's CUDA stream (int handle or torch / CuPy / pycuda stream object)
             to run on instead of streams of our own.
         cuda_graph: Capture the engine launch in a CUDA graph per input shape (TensorRT).
-        slots: Batches in flight at once on GPU backends (each slot has its own stream).
+        slots: Batches in flight at once on GPU backends (each slot has its own stream). Three
+            let the copy in of batch k+1, the compute of k and the copy out of k-1 overlap.
         fp16: Build TensorRT engines with FP16 kernels.
+
+    Raises:
+        ConfigError: ``cuda_graph=True`` with ``cuda="pycuda"`` (pycuda has no stream capture).
     """
 
     device: int = 0
@@ -95,8 +99,13 @@ class BackendConfig:
     cuda: str = "auto"
     stream: object | None = None
     cuda_graph: bool = False
-    slots: int = 2
+    slots: int = 3
     fp16: bool = True
+
+    def __post_init__(self) -> None:
+        if self.cuda_graph and self.cuda == "pycuda":
+            raise ConfigError("cuda_graph=True needs cuda='cuda-python' (or 'auto' with "
+                              "cuda-python installed): pycuda has no CUDA stream capture")
 
 
 @dataclass(frozen=True)
@@ -190,12 +199,12 @@ def missing_for_onnx(model: ModelSource, module: str, package: str) -> str | Non
 def missing_gpu() -> str | None:
     """Why the CUDA backends cannot run here (no CUDA binding, or no GPU), or None."""
     from restyle.cuda import available_bindings
-    from restyle.environment import gpu_names
+    from restyle.cuda.devices import list_gpus
 
     if not available_bindings():
         return "no CUDA binding (cuda-python or pycuda) is installed"
-    names, reason = gpu_names()
-    return None if names else reason
+    gpus, reason = list_gpus()
+    return None if gpus else reason
 
 
 def translate_error(exc: BaseException, *, backend: str, shape: tuple[int, ...]) -> BackendError:

@@ -145,8 +145,8 @@ def open_backend(name: str, model: ModelSource,
         if reason is None:
             try:
                 backend = spec.factory(model, config)
-            except (BackendUnavailableError, DependencyError, BackendError, ExportError,
-                    EngineMismatchError) as exc:
+            except (BackendUnavailableError, DependencyError, ImportError, BackendError,
+                    ExportError, EngineMismatchError) as exc:  # every dependency error falls back
                 reason = f"failed to start ({exc})"
                 log.warning("backend %s: %s; trying the next one", spec.name, reason)
             else:
