@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from restyle.errors import ConfigError, DependencyError, EngineMismatchError, ModelFormatError
-from restyle.export.engine_cache import (
+from restyle.trt.record import (
     BuildProfile,
     BuildTarget,
     EngineRecord,
@@ -23,8 +24,8 @@ from restyle.export.engine_cache import (
     sidecar_path,
     write_sidecar,
 )
-from restyle.export.target import load_tensorrt, plan_build
-from restyle.export.tensorrt import _Progress, build_engine, timing_cache_path
+from restyle.trt.target import load_tensorrt, plan_build
+from restyle.trt.build import _Progress, build_engine, timing_cache_path
 from restyle.paths import engine_cache_dir
 
 L4 = BuildTarget("10.13.0.35", "NVIDIA L4", "8.9")
@@ -63,9 +64,10 @@ def test_parse_shape_and_version() -> None:
 def test_record_round_trips_through_its_sidecar(tmp_path: Path) -> None:
     path = _engine(tmp_path)
     assert sidecar_path(path).name == "model.engine.json"
-    assert read_sidecar(path) == RECORD
+    stored = read_sidecar(path)
+    assert stored == replace(RECORD, engine_sha256=hashlib.sha256(b"serialized engine").hexdigest())
     assert check_engine(path, target=L4, onnx_sha256="ab" * 32, profile=BuildProfile(),
-                        precision="fp16") == RECORD
+                        precision="fp16") == stored
 
 
 def test_cache_key_covers_every_field() -> None:
@@ -146,7 +148,7 @@ def test_build_plans_for_tensorrt_10_and_11() -> None:
 
 def test_progress_logging_and_cancellation(caplog: pytest.LogCaptureFixture) -> None:
     progress = _Progress(interval=0.0)
-    with caplog.at_level(logging.INFO, logger="restyle.export.tensorrt"):
+    with caplog.at_level(logging.INFO, logger="restyle.trt"):
         progress.start("Building engine", None, 3)
         progress.start("Tactic selection", "Building engine", 10)
         assert progress.step("Building engine", 0) is True
@@ -176,8 +178,8 @@ def test_without_tensorrt_build_engine_names_the_fix(tiny_onnx: Path) -> None:
 
 def test_the_engine_modules_load_without_torch_onnx_or_tensorrt() -> None:
     """The runtime imports them to find and check engines: they must stay light."""
-    code = ("import sys, restyle.export.engine_cache, restyle.export.target, "
-            "restyle.export.tensorrt\n"
+    code = ("import sys, restyle.trt.record, restyle.trt.target, restyle.trt.loader, "
+            "restyle.trt.build, restyle.trt.timing\n"
             "print(','.join(m for m in ('torch', 'onnx', 'tensorrt') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=False)

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from restyle.errors import EngineMismatchError
-from restyle.export.engine_cache import (
+from restyle.trt.record import (
     BuildProfile,
     BuildTarget,
     check_engine,
     read_sidecar,
     sidecar_path,
 )
-from restyle.export.target import detect_target
+from restyle.trt.target import detect_target
 
 pytestmark = pytest.mark.gpu
 
@@ -25,7 +25,7 @@ SMALL = BuildProfile(min=(1, 32, 32), opt=(2, 64, 96), max=(4, 128, 128))
 
 
 def _build(onnx_path: Path, engine_path: Path | None = None) -> Path:
-    from restyle.export.tensorrt import build_engine
+    from restyle.trt.build import build_engine
 
     return build_engine(onnx_path, engine_path=engine_path, min_shape=SMALL.min,
                         opt_shape=SMALL.opt, max_shape=SMALL.max)
@@ -66,7 +66,7 @@ def test_build_an_fp16_engine_with_uint8_io(trt: ModuleType, tiny_onnx: Path,
 def test_the_cache_reuses_a_matching_engine_and_rebuilds_a_stale_one(
     trt: ModuleType, tiny_onnx: Path
 ) -> None:
-    from restyle.export.tensorrt import cached_engine
+    from restyle.trt.build import cached_engine
 
     first = _build(tiny_onnx)
     built_at = first.stat().st_mtime_ns
