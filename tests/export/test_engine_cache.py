@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from restyle.errors import ConfigError, DependencyError, EngineMismatchError, ModelFormatError
+from restyle.paths import engine_cache_dir
+from restyle.trt.build import _Progress, build_engine, timing_cache_path
 from restyle.trt.record import (
     BuildProfile,
     BuildTarget,
@@ -25,8 +27,6 @@ from restyle.trt.record import (
     write_sidecar,
 )
 from restyle.trt.target import load_tensorrt, plan_build
-from restyle.trt.build import _Progress, build_engine, timing_cache_path
-from restyle.paths import engine_cache_dir
 
 L4 = BuildTarget("10.13.0.35", "NVIDIA L4", "8.9")
 RECORD = EngineRecord(onnx_sha256="ab" * 32, target=L4, profile=BuildProfile(), precision="fp16")

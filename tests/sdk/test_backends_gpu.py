@@ -115,3 +115,55 @@ def test_ort_cuda_on_an_external_cupy_stream(tiny_model: Path,
     stream = cp.cuda.Stream(non_blocking=True)
     with Stylizer(tiny_model, backend="ort_cuda", stream=stream) as st:
         assert _diff(st(_frames()[0]), cpu_outputs[0]) <= 1
+
+
+def test_ort_cuda_on_the_legacy_default_stream(tiny_model: Path,
+                                               cpu_outputs: list[np.ndarray]) -> None:
+    """ONNX Runtime ignores a stream handle of 0: the copy is synchronised before the run."""
+    _require("ort_cuda", tiny_model)
+    with Stylizer(tiny_model, backend="ort_cuda", stream=0) as st:
+        assert "ONNX Runtime's stream" in st.info.detail
+        outs = list(st.stream(_frames()))
+    for out, expected in zip(outs, cpu_outputs, strict=True):
+        assert _diff(out, expected) <= 1
+
+
+def test_ort_cuda_float_model_binds_float_output(tiny_float_model: Path) -> None:
+    _require("ort_cuda", tiny_float_model)
+    frames = _frames()[:4]
+    with Stylizer(tiny_float_model, backend="ort_cpu") as cpu, \
+            Stylizer(tiny_float_model, backend="ort_cuda") as gpu:
+        for frame in frames:
+            assert _diff(gpu(frame), cpu(frame)) <= 1
+
+
+def test_pycuda_process_exits_cleanly(tiny_model: Path) -> None:
+    """pycuda aborts at exit when its context stack is not empty: every push is popped."""
+    import subprocess
+    import sys
+
+    _require("ort_cuda", tiny_model)
+    if "pycuda" not in available_bindings():
+        pytest.skip("pycuda is not installed")
+    code = ("import sys, threading, numpy as np\nfrom restyle import Stylizer\n"
+            "st = Stylizer(sys.argv[1], backend='ort_cuda', cuda='pycuda')\n"
+            "t = threading.Thread(target=lambda: st(np.zeros((64, 64, 3), np.uint8)))\n"
+            "t.start(); t.join(); st(np.zeros((64, 64, 3), np.uint8)); st.close()\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tiny_model)], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "context stack" not in done.stderr
+
+
+def test_gpu_check_passes_on_a_gpu(tmp_path: Path) -> None:
+    """`restyle doctor --gpu`: nothing fails where a GPU is present (skips name their reason)."""
+    import json
+
+    from restyle.bench.gpu_check import run_gpu_check
+
+    if not available_bindings():
+        pytest.skip("no CUDA binding installed")
+    report = run_gpu_check(tmp_path / "gpu.json")
+    failed = [p for p in report["parts"] if p["status"] == "failed"]
+    assert not failed, failed
+    assert json.loads((tmp_path / "gpu.json").read_text())["ok"]
