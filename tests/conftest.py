@@ -17,12 +17,9 @@ def gpu_skip_reason(*, tensorrt: bool = False) -> str | None:
     if not names:
         return reason
     if tensorrt:
-        try:
-            import tensorrt as trt
-        except ImportError as exc:
-            return f"TensorRT not importable: {exc}"
-        if not hasattr(trt, "Builder"):
-            return "only tensorrt-stubs installed, not the TensorRT runtime"
+        from restyle.trt.target import tensorrt_problem
+
+        return tensorrt_problem()
     return None
 
 

@@ -80,21 +80,29 @@ def visible_rows(rows: Sequence[SmiRow], env: Mapping[str, str]) -> tuple[list[S
     """The ``nvidia-smi`` rows in CUDA ordinal order for a process with environment ``env``, or
     an empty list and the reason they cannot be mapped safely.
 
-    ``CUDA_VISIBLE_DEVICES`` may hold indices or (prefixes of) UUIDs; the first entry that does
-    not match ends the list, as CUDA does. Without ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` CUDA orders
-    devices fastest first, which ``nvidia-smi`` cannot tell: that is only safe when every visible
-    GPU is the same model.
+    ``CUDA_VISIBLE_DEVICES`` may hold indices or (prefixes of) UUIDs, listed in the order CUDA
+    numbers them; the first entry that does not match ends the list, as CUDA does. Indices (and
+    the default order without the variable) follow ``CUDA_DEVICE_ORDER``, fastest first unless it
+    is ``PCI_BUS_ID``, which ``nvidia-smi`` cannot tell: mapping by index is only safe in PCI bus
+    order or when every GPU is the same model. UUIDs are always safe.
 
     Example:
         >>> rows = [SmiRow(0, "GPU-a", "NVIDIA A100", "8.0"),
         ...         SmiRow(1, "GPU-b", "NVIDIA L4", "8.9")]
-        >>> [r.name for r in visible_rows(rows, {"CUDA_VISIBLE_DEVICES": "1"})[0]]
+        >>> [r.name for r in visible_rows(rows, {"CUDA_VISIBLE_DEVICES": "GPU-b"})[0]]
         ['NVIDIA L4']
-        >>> visible_rows(rows, {})[0]
+        >>> visible_rows(rows, {"CUDA_VISIBLE_DEVICES": "1"})[0]
         []
     """
     chosen: list[SmiRow] = list(rows)
     spec = env.get("CUDA_VISIBLE_DEVICES")
+    by_index = spec is None or any(e.strip().isdigit() for e in spec.split(","))
+    if by_index and len({(r.name, r.compute_capability) for r in rows}) > 1 \
+            and env.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID":
+        return [], ("several different GPUs are present and CUDA numbers them fastest first, "
+                    "which nvidia-smi cannot tell: install cuda-python (pip install "
+                    "'restyle[gpu]'), set CUDA_DEVICE_ORDER=PCI_BUS_ID, or name GPUs by UUID in "
+                    "CUDA_VISIBLE_DEVICES")
     if spec is not None:
         chosen = []
         for entry in (e.strip() for e in spec.split(",")):
@@ -105,11 +113,6 @@ def visible_rows(rows: Sequence[SmiRow], env: Mapping[str, str]) -> tuple[list[S
             chosen.append(match[0])
         if not chosen:
             return [], f"CUDA_VISIBLE_DEVICES={spec!r} hides every GPU"
-    if len({(r.name, r.compute_capability) for r in chosen}) > 1 \
-            and env.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID":
-        return [], ("several different GPUs are visible and CUDA orders them fastest first, "
-                    "which nvidia-smi cannot tell: install cuda-python (pip install "
-                    "'restyle[gpu]') or set CUDA_DEVICE_ORDER=PCI_BUS_ID")
     return chosen, ""
 
 

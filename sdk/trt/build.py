@@ -274,6 +274,7 @@ def _on_device(device: int) -> Iterator[None]:
             raise
         yield  # no CUDA binding: the current device is CUDA's default, device 0
         return
+    runtime.activate()
     try:
         yield
     finally:

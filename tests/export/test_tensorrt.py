@@ -33,9 +33,12 @@ def _build(onnx_path: Path, engine_path: Path | None = None) -> Path:
 
 @pytest.fixture
 def trt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    module: ModuleType = pytest.importorskip("tensorrt")
-    if not hasattr(module, "Builder"):
-        pytest.skip("only tensorrt-stubs installed, not the TensorRT runtime")
+    from restyle.trt.target import load_tensorrt, tensorrt_problem
+
+    problem = tensorrt_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    module: ModuleType = load_tensorrt()
     monkeypatch.setenv("RESTYLE_CACHE_DIR", str(tmp_path / "cache"))
     return module
 

@@ -144,16 +144,20 @@ def test_nvidia_smi_rows_follow_cuda_visible_devices() -> None:
     rows = parse_smi("0, GPU-aaaa, NVIDIA A100-SXM4-80GB, 8.0\n1, GPU-bbbb, NVIDIA L4, 8.9\n"
                      "2, GPU-cccc, NVIDIA L4, 8.9\n")
     assert [r.index for r in rows] == [0, 1, 2]
-    chosen, _ = visible_rows(rows, {"CUDA_VISIBLE_DEVICES": "2,1"})
+    pci = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    chosen, _ = visible_rows(rows, {**pci, "CUDA_VISIBLE_DEVICES": "2,1"})
     assert [r.index for r in chosen] == [2, 1]  # CUDA ordinal 0 is physical GPU 2
-    chosen, _ = visible_rows(rows, {"CUDA_VISIBLE_DEVICES": "GPU-bbbb"})
-    assert [r.name for r in chosen] == ["NVIDIA L4"]
-    chosen, reason = visible_rows(rows, {})
-    assert chosen == [] and "CUDA_DEVICE_ORDER" in reason  # fastest-first order is unknowable
-    chosen, _ = visible_rows(rows, {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"})
+    chosen, _ = visible_rows(rows, {"CUDA_VISIBLE_DEVICES": "GPU-cccc,GPU-aaaa"})  # UUIDs: safe
+    assert [r.index for r in chosen] == [2, 0]
+    for env in ({}, {"CUDA_VISIBLE_DEVICES": "1"}):  # indices in fastest-first order: unknowable
+        chosen, reason = visible_rows(rows, env)
+        assert chosen == [] and "CUDA_DEVICE_ORDER" in reason
+    chosen, _ = visible_rows(rows, pci)
     assert [r.index for r in chosen] == [0, 1, 2]
-    chosen, _ = visible_rows(rows, {"CUDA_VISIBLE_DEVICES": "1,7,2"})  # stops at the bad entry
+    chosen, _ = visible_rows(rows, {**pci, "CUDA_VISIBLE_DEVICES": "1,7,2"})  # stops at 7
     assert [r.index for r in chosen] == [1]
+    same = rows[1:]  # one model only: any order names the same kind of GPU
+    assert [r.index for r in visible_rows(same, {"CUDA_VISIBLE_DEVICES": "2"})[0]] == [2]
     assert visible_rows([SmiRow(0, "GPU-a", "NVIDIA L4", "8.9")], {"CUDA_VISIBLE_DEVICES": ""})[0] \
         == []
 
