@@ -168,6 +168,7 @@ class TensorRTBackend(BaseBackend):
         self._context: trt.IExecutionContext | None = None
         self._pool: SlotPool | None = None
         self._enqueue = threading.Lock()
+        self._activation = threading.Lock()
         self._last_compute: Slot | None = None
         self._graphs = config.cuda_graph
         self._no_graph: set[tuple[Any, ...]] = set()  # shapes whose capture failed
@@ -186,9 +187,13 @@ class TensorRTBackend(BaseBackend):
         return runner
 
     def activate(self) -> None:
-        """Create the CUDA runtime, the execution context and the stream slots (idempotent)."""
-        if self._pool is not None:
-            return
+        """Create the CUDA runtime, the execution context and the stream slots (idempotent,
+        thread-safe)."""
+        with self._activation:
+            if self._pool is None and not self._closed:
+                self._activate()
+
+    def _activate(self) -> None:
         config = self._config
         cuda = get_runtime(config.cuda, device=config.device)
         cuda.activate()
@@ -336,7 +341,8 @@ class TensorRTBackend(BaseBackend):
 
     def _close_impl(self) -> None:
         """Deactivate: release the slots and the context (the engine stays with its loader)."""
-        pool, cuda, self._pool = self._pool, self._cuda, None
+        with self._activation:
+            pool, cuda, self._pool = self._pool, self._cuda, None
         if pool is None or cuda is None:
             return
         cuda.activate()
