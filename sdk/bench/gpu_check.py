@@ -2,8 +2,9 @@
 
 Each part runs on its own, is timed, and ends ``ok``, ``failed`` (with the error) or ``skipped``
 (with the reason: no GPU, TensorRT not installed, out of the time budget...). The parts, in order:
-versions and GPUs; TensorRT engines built FP32 and FP16 over a 1×64×64 … 4×512×512 profile and
-reused from the cache; every GPU backend against ``ort_cpu`` on sizes below the profile (padding),
+versions and GPUs; restyle's CUDA layer on each binding (copies, events, a graph); TensorRT
+engines built FP32 and FP16 over a 1×64×64 … 4×512×512 profile and reused from the cache; every
+GPU backend against ``ort_cpu`` on sizes below the profile (padding),
 inside it and above it (tiling); ``stream()`` with 2 and 3 batches in flight; 4 threads on one
 Stylizer; CUDA graphs run twice; pycuda in a subprocess (it must exit cleanly); ONNX Runtime CUDA
 on stream handle 0; a version-compatible engine; a damaged timing cache; GPU memory; and 1080p
@@ -143,6 +144,58 @@ def part_versions(state: _State) -> dict[str, Any]:
 def part_gpus(state: _State) -> dict[str, Any]:
     _need_gpu(state)
     return {"gpus": state.gpus, "bindings": state.bindings}
+
+
+_CUDA_SCRIPT = """
+import json, sys
+import numpy as np
+from restyle.cuda import get_runtime
+from restyle.cuda.buffers import Slot
+rt = get_runtime(sys.argv[1])
+rt.activate()
+slot = Slot(rt)
+data = (np.arange(3 << 20) % 251).astype(np.uint8)
+n = slot.copy_in(rt, data)
+slot.outputs.ensure(n)
+rt.copy_d2h(slot.outputs.host, slot.inputs.device, n, slot.stream)
+slot.done.record(slot.stream)
+slot.done.synchronize()
+result = {"roundtrip": bool(np.array_equal(slot.outputs.host.view(n), data)), "graph": None}
+if rt.supports_graphs:
+    slot.outputs.host.view(n)[:] = 0
+    graph = rt.capture(slot.stream, lambda: rt.copy_d2h(slot.outputs.host, slot.inputs.device,
+                                                        n, slot.stream))
+    for _ in range(2):
+        graph.launch(slot.stream)
+    slot.stream.synchronize()
+    result["graph"] = bool(np.array_equal(slot.outputs.host.view(n), data))
+    graph.close()
+slot.close()
+free, total = rt.memory_info()
+rt.deactivate()
+result["free_mib"] = free >> 20
+print(json.dumps(result))
+"""
+
+
+def part_cuda_layer(state: _State) -> dict[str, Any]:
+    """restyle.cuda on each installed binding, each in its own process (which must exit
+    cleanly: pycuda aborts at exit on a non-empty context stack): pinned copies there and back,
+    events, and for cuda-python a captured graph launched twice."""
+    _need_gpu(state)
+    if not state.bindings:
+        raise Skip("no CUDA binding is installed")
+    out: dict[str, Any] = {}
+    for binding in state.bindings:
+        done = subprocess.run([sys.executable, "-c", _CUDA_SCRIPT, binding], capture_output=True,
+                              text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise AssertionError(f"{binding}: exit {done.returncode}: {done.stderr[-800:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        if not result["roundtrip"] or result["graph"] is False:
+            raise AssertionError(f"{binding}: data came back wrong: {result}")
+        out[binding] = result
+    return out
 
 
 def _build(state: _State, fp16: bool) -> dict[str, Any]:
@@ -342,6 +395,7 @@ def part_throughput_1080p(state: _State) -> dict[str, Any]:
 PARTS: tuple[tuple[str, Callable[[_State], dict[str, Any]]], ...] = (
     ("versions", part_versions),
     ("gpus", part_gpus),
+    ("cuda_layer", part_cuda_layer),
     ("trt_build_fp32", part_build_fp32),
     ("trt_build_fp16", part_build_fp16),
     ("backends_vs_ort_cpu", part_compare),

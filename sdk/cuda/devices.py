@@ -136,7 +136,8 @@ def list_gpus() -> tuple[list[GpuInfo], str]:
     gpus, reason = _from_cuda_python()
     if gpus is not None:
         return gpus, reason
-    return _from_smi()
+    found, smi_reason = _from_smi()
+    return found, f"{reason}; {smi_reason}" if smi_reason else ""
 
 
 def gpu_identity(device: int = 0) -> GpuInfo:
