@@ -83,22 +83,24 @@ def load_engine(path: Path, *, device: int, named_by_user: bool) -> LoadedEngine
         EngineMismatchError: The sidecar says it is for another TensorRT, GPU or file; it is
             missing for an engine restyle should have built; or TensorRT cannot load it.
     """
-    trt_mod = load_tensorrt()
-    version = str(trt_mod.__version__)
     record: EngineRecord | None = None
     if sidecar_path(path).exists() or not named_by_user:
-        check_engine(path, target=detect_target(trt_mod, device=device))
-        record = read_sidecar(path)
+        record = read_sidecar(path)  # refused before TensorRT ever sees the file
     else:
         log.warning("%s has no restyle sidecar, so its TensorRT version, GPU and origin cannot be "
-                    "checked; loading it because you named it (%s to record them)", path,
-                    REBUILD)
+                    "checked; loading it because you named it (%s to record them)", path, REBUILD)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise EngineMismatchError(f"cannot read engine {path}: {exc}; {REBUILD}") from exc
     if record is not None and hashlib.sha256(data).hexdigest() != record.engine_sha256:
-        raise EngineMismatchError(f"engine {path} changed while it was being loaded: {REBUILD}")
+        raise EngineMismatchError(f"engine {path} is not the file its sidecar describes (its "
+                                  "sha256 differs): an engine is executable code, so restyle "
+                                  f"will not load it; {REBUILD}")
+    trt_mod = load_tensorrt()
+    version = str(trt_mod.__version__)
+    if record is not None:  # the machine and TensorRT it was built for
+        check_engine(path, target=detect_target(trt_mod, device=device))
     logger = trt_mod.Logger(trt_mod.Logger.WARNING)
     runtime = trt_mod.Runtime(logger)
     if host_code_allowed(record, named_by_user=named_by_user):

@@ -207,3 +207,16 @@ def test_pycuda_graphs_are_refused_up_front() -> None:
     with pytest.raises(ConfigError, match="pycuda"):
         BackendConfig(cuda="pycuda", cuda_graph=True)
     assert BackendConfig().slots == 3
+
+
+def test_the_loader_refuses_altered_or_unrecorded_engines_before_tensorrt(tmp_path: Path) -> None:
+    """Checked before TensorRT is imported: these refusals hold on any machine."""
+    from restyle.trt.loader import load_engine
+
+    path = _engine(tmp_path)
+    path.write_bytes(b"a different engine")
+    with pytest.raises(EngineMismatchError, match="sha256"):
+        load_engine(path, device=0, named_by_user=True)
+    sidecar_path(path).unlink()
+    with pytest.raises(EngineMismatchError, match="no sidecar"):
+        load_engine(path, device=0, named_by_user=False)  # a cache engine must have its record
