@@ -93,13 +93,13 @@ def _tensorrt() -> Component:
 def _cuda_binding() -> Component:
     reason = _import_error("cuda.bindings.runtime")
     if not reason:
-        from cuda.bindings import runtime as cudart
+        from restyle.cuda.devices import list_gpus
 
-        err, count = cudart.cudaGetDeviceCount()
-        version = _dist_version("cuda-python", "cuda-bindings") or "?"
-        if int(err) != 0:
-            return Component("cuda-python", version, detail=f"no usable GPU: {err}")
-        return Component("cuda-python", version, detail=f"{count} GPU(s)")
+        gpus, why = list_gpus()
+        version = _dist_version("cuda-bindings", "cuda-python") or "?"
+        if not gpus:
+            return Component("cuda-python", version, detail=f"no usable GPU: {why}")
+        return Component("cuda-python", version, detail=f"{len(gpus)} GPU(s)")
     pyc = _dist_version("pycuda")
     if pyc is not None:
         return Component("pycuda", pyc)
