@@ -83,8 +83,8 @@ def _tensorrt() -> Component:
 
     problem = tensorrt_problem()
     if problem is not None:
-        return Component("tensorrt", None, missing_reason=f"{problem} (install TensorRT from "
-                         "NVIDIA, see README 'GPU')")
+        fix = "" if "NVIDIA" in problem else " (install TensorRT from NVIDIA, see README 'GPU')"
+        return Component("tensorrt", None, missing_reason=problem + fix)
     import tensorrt as trt
 
     return Component("tensorrt", str(trt.__version__))
@@ -98,7 +98,7 @@ def _cuda_binding() -> Component:
         gpus, why = list_gpus()
         version = _dist_version("cuda-bindings", "cuda-python") or "?"
         if not gpus:
-            return Component("cuda-python", version, detail=f"no usable GPU: {why}")
+            return Component("cuda-python", version, detail=why)
         return Component("cuda-python", version, detail=f"{len(gpus)} GPU(s)")
     pyc = _dist_version("pycuda")
     if pyc is not None:

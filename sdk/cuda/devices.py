@@ -46,7 +46,7 @@ def _from_cuda_python() -> tuple[list[GpuInfo] | None, str]:
         return None, "cuda-python is not installed"
     err, count = cudart.cudaGetDeviceCount()
     if int(err) != 0:
-        return [], f"CUDA reports no usable GPU ({err})"
+        return [], f"CUDA reports no usable GPU ({getattr(err, 'name', err)})"
     gpus = []
     for ordinal in range(int(count)):
         err, props = cudart.cudaGetDeviceProperties(ordinal)
