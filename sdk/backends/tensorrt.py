@@ -5,7 +5,8 @@ Split like Polygraphy's TensorRT backend: :class:`TensorRTLoader` produces the r
 built on first use by :func:`restyle.trt.build.build_engine`; see :mod:`restyle.trt.loader` for
 which engines are loaded), once; :class:`TensorRTBackend` is the runner: its constructor only
 stores the engine, :meth:`~TensorRTBackend.activate` creates the execution context and the
-stream slots, and :meth:`~TensorRTBackend.close` releases them, so one engine serves many runners.
+stream slots (on first use at the latest), :meth:`~TensorRTBackend.deactivate` releases them and
+:meth:`~TensorRTBackend.close` ends the runner, so one engine serves many runners.
 
 One execution context serves every slot (an engine with one optimisation profile allows one
 context per profile). Each batch is copied in, run and copied out on its slot's stream; the next
@@ -340,17 +341,22 @@ class TensorRTBackend(BaseBackend):
         pool.release(slot)
 
     def _close_impl(self) -> None:
-        """Deactivate: release the slots and the context (the engine stays with its loader)."""
+        self.deactivate()
+
+    def deactivate(self) -> None:
+        """Release the slots and the execution context; the engine stays with its loader, and
+        :meth:`activate` (or the next batch) sets them up again."""
         with self._activation:
             pool, cuda, self._pool = self._pool, self._cuda, None
-        if pool is None or cuda is None:
-            return
-        cuda.activate()
-        try:
-            pool.close()
-        finally:
-            self._context = None
-            cuda.deactivate()
+            if pool is None or cuda is None:
+                return
+            cuda.activate()
+            try:
+                pool.close()
+            finally:
+                self._context = None
+                self._last_compute = None
+                cuda.deactivate()
 
 
 register_backend("tensorrt", rank=10, summary="TensorRT engine, CUDA", probe=_probe,

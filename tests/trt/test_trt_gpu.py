@@ -80,3 +80,17 @@ def test_one_loaded_engine_serves_several_cheap_runners(model: Path) -> None:
         for r in runners:
             r.close()
     assert np.array_equal(outs[0], outs[1])
+
+
+def test_a_runner_deactivates_and_activates_again(model: Path) -> None:
+    from restyle.backends.tensorrt import TensorRTBackend, TensorRTLoader
+
+    config = BackendConfig(fp16=False)
+    runner = TensorRTBackend(TensorRTLoader(ModelSource(model, "onnx"), config)(), config)
+    batch = _image()[None]
+    try:
+        first = runner.run(batch)
+        runner.deactivate()
+        assert np.array_equal(runner.run(batch), first)
+    finally:
+        runner.close()
