@@ -10,7 +10,9 @@ Stylizer; CUDA graphs run twice; pycuda in a subprocess (it must exit cleanly); 
 on stream handle 0; a version-compatible engine; a damaged timing cache; GPU memory; and 1080p
 throughput. It stops starting parts when the budget (8 minutes) is spent.
 
-This sits on top of the runtime, like the benchmark harness: it may use anything.
+This sits on top of the runtime, like the benchmark harness: it may use anything. It is one
+file over 300 lines on purpose: a flat list of small, independent parts read top to bottom, the
+same order as the report.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ the engine's sha256), then the merged timing cache (:mod:`.timing`). Without an 
 TensorRT version, GPU, compute capability, profile, precision, workspace, optimisation level and
 FP16 converter version; a cached engine is reused only when its sidecar and hash match, and
 rebuilt otherwise. The build runs on the CUDA device it is for.
+
+Over 300 lines because the two public entry points share one record and cache logic and the
+TensorRT callbacks (logger, progress monitor) that must live as long as the build.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ ranges and precision it was built with. Each engine file ``X.engine`` has a side
 it with the machine and the file, so a stale, foreign or altered engine is rebuilt (in the cache)
 or refused with :class:`EngineMismatchError` (where the user named the file) — never silently
 used. An engine is executable code: the cache folder is kept private (0700,
-:func:`private_cache_dir`). Nothing here imports TensorRT.
+:func:`private_cache_dir`). Nothing here imports TensorRT. Over 300 lines because it is the one
+definition of an engine's identity (profile, target, record, sidecar, checks), mostly docstrings.
 """
 
 from __future__ import annotations
