@@ -27,7 +27,8 @@ from restyle.trt.target import detect_target, load_tensorrt
 if TYPE_CHECKING:
     import tensorrt as trt
 
-__all__ = ["REBUILD", "LoadedEngine", "host_code_allowed", "load_engine"]
+__all__ = ["REBUILD", "EngineShapes", "LoadedEngine", "engine_shapes", "host_code_allowed",
+           "load_engine"]
 
 log = logging.getLogger("restyle.trt")
 
@@ -116,3 +117,50 @@ def load_engine(path: Path, *, device: int, named_by_user: bool) -> LoadedEngine
         raise EngineMismatchError(f"{path} cannot be loaded by TensorRT {version} on GPU "
                                   f"{device}: {hint}; {REBUILD}")
     return LoadedEngine(engine, runtime, logger, path, record, version)
+
+
+def _dims(d: Any) -> tuple[int, ...]:
+    return tuple(int(v) for v in d)
+
+
+class EngineShapes:
+    """The input sizes an engine takes: ``min`` and ``max`` as (N, H, W), from its optimisation
+    profile, or the fixed shape of a static engine (trtexec builds those from static ONNX files;
+    they may report no profile shape).
+
+    Example:
+        >>> EngineShapes.from_dims((2, 64, 64, 3), None, nhwc=True).max
+        (2, 64, 64)
+    """
+
+    def __init__(self, lo: tuple[int, int, int], hi: tuple[int, int, int]) -> None:
+        self.min, self.max = lo, hi
+
+    @classmethod
+    def from_dims(cls, tensor: tuple[int, ...], profile: tuple[tuple[int, ...], ...] | None, *,
+                  nhwc: bool) -> EngineShapes:
+        """From the input tensor's engine shape (-1 where dynamic) and its profile (min, opt,
+        max) when it has one."""
+        hw = (1, 2) if nhwc else (2, 3)
+
+        def nhw(shape: tuple[int, ...]) -> tuple[int, int, int]:
+            return (shape[0], shape[hw[0]], shape[hw[1]])
+
+        if all(v > 0 for v in tensor):  # static: one shape only
+            return cls(nhw(tensor), nhw(tensor))
+        if profile is None or len(profile) != 3 or any(len(p) != len(tensor) for p in profile):
+            raise EngineMismatchError(f"the engine's input is dynamic ({tensor}) but it reports no "
+                                      f"optimisation profile: {REBUILD}")
+        return cls(nhw(profile[0]), nhw(profile[2]))
+
+
+def engine_shapes(engine: trt.ICudaEngine, name: str, *, nhwc: bool) -> EngineShapes:
+    """:class:`EngineShapes` of input ``name`` of ``engine``."""
+    tensor = _dims(engine.get_tensor_shape(name))
+    profile: tuple[tuple[int, ...], ...] | None = None
+    if any(v < 0 for v in tensor):
+        try:
+            profile = tuple(_dims(d) for d in engine.get_tensor_profile_shape(name, 0))
+        except Exception:  # TensorRT raises when there is no profile
+            profile = None
+    return EngineShapes.from_dims(tensor, profile, nhwc=nhwc)

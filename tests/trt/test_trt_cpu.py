@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from restyle.backends.tensorrt import EngineShapes
 from restyle.cuda.devices import SmiRow, parse_smi, visible_rows
 from restyle.errors import ConfigError, EngineMismatchError
-from restyle.trt.loader import host_code_allowed
+from restyle.trt.loader import EngineShapes, host_code_allowed
 from restyle.trt.record import (
     BuildProfile,
     BuildTarget,
