@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from restyle import postprocess
 from restyle.backends.base import Backend, BackendConfig, ModelSource
+from restyle.backends.checked import CheckedBackend
 from restyle.backends.registry import open_backend
 from restyle.batching import BatchRunner, Item, Prefetcher, Window, windows
 from restyle.errors import ConfigError, InvalidImageError
@@ -166,7 +167,8 @@ class Stylizer:
         config = BackendConfig(device=device, batch_size=batch_size, threads=threads, cuda=cuda,
                                stream=stream, cuda_graph=cuda_graph, slots=max(2, in_flight))
         self._backend: Backend
-        self._backend, self._fallback = open_backend(backend, self._source, config)
+        opened, self._fallback = open_backend(backend, self._source, config)
+        self._backend = CheckedBackend(opened)
         self._runner = BatchRunner(self._backend, batch_size=batch_size, in_flight=in_flight,
                                    max_pixels=max_pixels, tile=tile_size, overlap=tile_overlap)
         self._prefetch = prefetch
