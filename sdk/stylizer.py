@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from restyle import postprocess
 from restyle.backends.base import Backend, BackendConfig, ModelSource
 from restyle.backends.checked import CheckedBackend
 from restyle.backends.registry import open_backend
-from restyle.batching import BatchRunner, Item, Prefetcher, Window, windows
-from restyle.errors import ConfigError, InvalidImageError
-from restyle.images import IMAGE_SUFFIXES, ImageInput, restore, save_image
+from restyle.batching import BatchRunner
+from restyle.errors import ConfigError
+from restyle.images import ImageInput
+from restyle.jobs.folder import FolderReport, file_pairs, finish, folder_pairs, run_pairs
+from restyle.jobs.stream import stream
 from restyle.modelinfo import ModelInfo, read_model_info
-from restyle.paths import atomic_output
-from restyle.progress import Progress
 from restyle.styles import resolve_model
 
 if TYPE_CHECKING:
@@ -69,21 +67,6 @@ class StylizerInfo:
     def as_dict(self) -> dict[str, Any]:
         """All fields as JSON-friendly values."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class FolderReport:
-    """What :meth:`Stylizer.stylize_folder` / :meth:`Stylizer.stylize_files` did.
-
-    Attributes:
-        written: Output files written by this call.
-        skipped: Inputs whose output already existed (resume).
-        failed: ``(input, reason)`` for inputs that could not be read.
-    """
-
-    written: tuple[Path, ...] = ()
-    skipped: tuple[Path, ...] = ()
-    failed: tuple[tuple[Path, str], ...] = field(default_factory=tuple)
 
 
 def _model_source(model: str | os.PathLike[str]) -> ModelSource:
@@ -217,7 +200,7 @@ class Stylizer:
         """
         strength = postprocess.check_strength(strength)
         window = self._runner.window(list(enumerate(images)), raise_errors=True)
-        return [self._finish(item, strength, preserve_color)
+        return [finish(item, strength, preserve_color)
                 for item in self._runner.run([window])]
 
     def stream(self, frames: Iterable[ImageInput], *, strength: float = 1.0,
@@ -227,6 +210,9 @@ class Stylizer:
         Frames are read and prepared in a worker thread while earlier batches run; about
         ``(prefetch + in_flight) × batch_size`` frames are held at once.
 
+        Frames finished before an error are delivered first: when ``frames`` raises midway,
+        every frame read before it comes out, in order, and then its exception is raised.
+
         Raises:
             InvalidImageError: At the position of an unusable frame.
 
@@ -234,19 +220,8 @@ class Stylizer:
             >>> for out in st.stream(frames):  # doctest: +SKIP
             ...     writer.write(out)
         """
-        return self._stream(frames, postprocess.check_strength(strength), preserve_color)
-
-    def _stream(self, frames: Iterable[ImageInput], strength: float,
-                preserve_color: bool) -> Iterator[Any]:
-        def build(chunk: list[ImageInput]) -> Window:
-            return self._runner.window(list(enumerate(chunk)), raise_errors=False)
-
-        with Prefetcher(windows(frames, self._runner.batch_size), build, depth=self._prefetch,
-                        name="restyle-stream") as pre:
-            for item in self._runner.run(pre):
-                if item.error is not None:
-                    raise item.error
-                yield self._finish(item, strength, preserve_color)
+        return stream(self._runner, frames, prefetch=self._prefetch,
+                      strength=postprocess.check_strength(strength), preserve_color=preserve_color)
 
     def stylize_folder(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                        strength: float = 1.0, preserve_color: bool = False,
@@ -275,20 +250,9 @@ class Stylizer:
             >>> len(report.failed)
             0
         """
-        src_p, dst_p = Path(src), Path(dst)
-        if not src_p.is_dir():
-            raise ConfigError(f"{src_p} is not a folder: pass a folder of images (or use "
-                              "stylize_files for single files)")
-        if src_p.resolve() == dst_p.resolve():
-            raise ConfigError(f"output folder {dst_p} is the input folder: choose another "
-                              "output folder (inputs are never overwritten)")
-        dst_r = dst_p.resolve()
-        files = [p for p in sorted(src_p.rglob("*"))
-                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                 and not p.name.startswith(".") and dst_r not in p.resolve().parents]
-        pairs = [(p, dst_p / p.relative_to(src_p)) for p in files]
-        return self._stylize_pairs(pairs, strength=strength, preserve_color=preserve_color,
-                                   overwrite=overwrite, progress=progress)
+        return self._stylize_pairs(folder_pairs(src, dst), strength=strength,
+                                   preserve_color=preserve_color, overwrite=overwrite,
+                                   progress=progress)
 
     def stylize_files(self, files: Sequence[str | os.PathLike[str]],
                       dst: str | os.PathLike[str], *, strength: float = 1.0,
@@ -300,14 +264,9 @@ class Stylizer:
         Example:
             >>> st.stylize_files(["a.jpg", "b.png"], "styled/")  # doctest: +SKIP
         """
-        pairs = [(Path(f), Path(dst) / Path(f).name) for f in files]
-        names = [d.name for _, d in pairs]
-        clash = sorted({n for n in names if names.count(n) > 1})
-        if clash:
-            raise ConfigError(f"several inputs are named {', '.join(clash)}: their outputs would "
-                              "overwrite each other; stylise their folders instead")
-        return self._stylize_pairs(pairs, strength=strength, preserve_color=preserve_color,
-                                   overwrite=overwrite, progress=progress)
+        return self._stylize_pairs(file_pairs(files, dst), strength=strength,
+                                   preserve_color=preserve_color, overwrite=overwrite,
+                                   progress=progress)
 
     def stylize_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                       strength: float = 1.0, preserve_color: bool = False,
@@ -362,60 +321,5 @@ class Stylizer:
 
     def _stylize_pairs(self, pairs: Sequence[tuple[Path, Path]], *, strength: float,
                        preserve_color: bool, overwrite: bool, progress: bool) -> FolderReport:
-        strength = postprocess.check_strength(strength)
-        todo = [(s, d) for s, d in pairs if overwrite or not d.exists()]
-        skipped = tuple(s for s, d in pairs if not overwrite and d.exists())
-        if skipped:
-            log.info("%d of %d outputs exist already: skipped (pass overwrite=True to redo)",
-                     len(skipped), len(pairs))
-        written: list[Path] = []
-        failed: list[tuple[Path, str]] = []
-
-        def build(chunk: list[tuple[Path, Path]]) -> Window:
-            return self._runner.window([((s, d), s) for s, d in chunk], raise_errors=False)
-
-        # Outputs are finished and encoded on a writer thread (Pillow's encoders release the
-        # GIL), so the next batch is submitted while this one is written; at most two batches
-        # of outputs wait. Leaving the block waits for every write, also on Ctrl-C.
-        pending: deque[tuple[Path, Future[None]]] = deque()
-
-        def settle(keep: int) -> None:
-            while len(pending) > keep:
-                done, future = pending.popleft()
-                future.result()  # an OutputError surfaces here
-                written.append(done)
-                bar.update(1)
-
-        with Progress(total=len(pairs), initial=len(skipped), desc="stylize", unit="img",
-                      enabled=progress) as bar, \
-                ThreadPoolExecutor(1, thread_name_prefix="restyle-write") as writer, \
-                Prefetcher(windows(todo, self._runner.batch_size), build, depth=self._prefetch,
-                           name="restyle-folder") as pre:
-            for item in self._runner.run(pre):
-                src, dst = cast(tuple[Path, Path], item.tag)  # the tags built just above
-                if item.error is not None:
-                    log.warning("skipped %s: %s", src, item.error)
-                    failed.append((src, str(item.error)))
-                    bar.update(1)
-                else:
-                    pending.append((dst, writer.submit(self._write, item, dst, strength,
-                                                       preserve_color)))
-                settle(2 * self._runner.batch_size)
-            settle(0)
-        if failed:
-            log.warning("%d input(s) could not be read; see the messages above", len(failed))
-        return FolderReport(tuple(written), skipped, tuple(failed))
-
-    @classmethod
-    def _write(cls, item: Item, dst: Path, strength: float, preserve_color: bool) -> None:
-        image = cls._finish(item, strength, preserve_color)
-        with atomic_output(dst) as tmp:
-            save_image(image, tmp)
-
-    @staticmethod
-    def _finish(item: Item, strength: float, preserve_color: bool) -> Any:
-        if item.prepared is None or item.output is None:  # pragma: no cover - errors handled
-            raise InvalidImageError(f"image {item.tag} has no output: {item.error}")
-        rgb = postprocess.apply(item.output, item.prepared.rgb, strength=strength,
-                                keep_color=preserve_color)
-        return restore(item.prepared, rgb)
+        return run_pairs(self._runner, list(pairs), prefetch=self._prefetch, strength=strength,
+                         preserve_color=preserve_color, overwrite=overwrite, progress=progress)
