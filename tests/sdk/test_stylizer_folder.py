@@ -10,7 +10,7 @@ from PIL import Image
 
 from restyle import Stylizer
 from restyle.cli.main import main
-from restyle.errors import ConfigError, OutputError
+from restyle.errors import ConfigError
 from restyle.images import load_image
 
 
