@@ -271,14 +271,17 @@ class Stylizer:
     def stylize_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                       strength: float = 1.0, preserve_color: bool = False,
                       size: int | None = None, codec: str = "libx264", crf: int | None = 18,
-                      preset: str | None = None, pix_fmt: str = "yuv420p",
+                      preset: str | None = None, pix_fmt: str | None = None,
                       temporal: TemporalBlend | None = None, resume: bool = False,
-                      progress: bool = True, measure_flicker: bool = False) -> VideoReport:
+                      progress: bool = True, measure_flicker: bool = False,
+                      segment_frames: int = 600, allow_truncated: bool = False) -> VideoReport:
         """Stylise a video file with :func:`restyle.video.stylize_video` (needs ``[video]``).
 
         Decoding, this Stylizer and encoding run overlapped; audio, timing and colour tags are
-        kept; ``resume=True`` continues an interrupted run. Encoder options as in
-        :func:`restyle.video.stylize_video`.
+        kept; ``resume=True`` continues an interrupted run (of the same model file, backend,
+        precision, strength and colour setting). Encoder options, ``segment_frames`` and
+        ``allow_truncated`` as in :func:`restyle.video.stylize_video`; ``restyle video`` calls
+        this method.
 
         Example:
             >>> report = st.stylize_video("clip.mp4", "styled.mp4")  # doctest: +SKIP
@@ -293,12 +296,14 @@ class Stylizer:
             return self.stylize_batch(frames, strength=strength, preserve_color=preserve_color)
 
         b = self._backend.info
-        key = (f"{self._source.path}|{b.name}|{b.precision}|strength={strength}"
-               f"|color={preserve_color}")
+        model = os.stat(self._source.path)
+        key = (f"{self._source.path.resolve()}:{model.st_size}:{model.st_mtime_ns}|{b.name}"
+               f"|{b.precision}|strength={strength}|color={preserve_color}")
         return stylize_video(src, dst, batch, batch_size=self._runner.batch_size, size=size,
                              codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                              temporal=temporal, resume=resume, progress=progress,
-                             measure_flicker=measure_flicker, resume_key=key)
+                             measure_flicker=measure_flicker, resume_key=key,
+                             segment_frames=segment_frames, allow_truncated=allow_truncated)
 
     def close(self) -> None:
         """Release the backend (sessions, device buffers, streams)."""
