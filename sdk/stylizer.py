@@ -25,6 +25,7 @@ from restyle.errors import ConfigError
 from restyle.images import ImageInput
 from restyle.jobs.folder import FolderReport, file_pairs, finish, folder_pairs, run_pairs
 from restyle.jobs.stream import stream
+from restyle.modelcheck import check_weights
 from restyle.modelinfo import ModelInfo, read_model_info
 from restyle.styles import resolve_model
 
@@ -75,7 +76,9 @@ def _model_source(model: str | os.PathLike[str]) -> ModelSource:
         beside = path.with_suffix(".onnx")
         info = read_model_info(beside) if beside.exists() else None
         return ModelSource(path, "engine", info)
-    return ModelSource(path, "onnx", read_model_info(path))
+    info = read_model_info(path)
+    check_weights(path)
+    return ModelSource(path, "onnx", info)
 
 
 class Stylizer:
