@@ -121,6 +121,8 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
             if frames > 1:
                 log.warning("%s holds %d frames: only the first is used (for all of them, "
                             "`restyle video %s OUT.mp4`)", p, frames, p)
+                img.seek(0)
+                return _upright(img.copy())  # a frame of its own: the file closes here
             return _upright(img)
     except FileNotFoundError as exc:
         raise InvalidImageError(f"image file {p} does not exist: check the path") from exc
@@ -130,6 +132,9 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidImageError(f"{p} is corrupt or truncated ({exc}): re-export or replace the "
                                 "file") from exc
+    except Exception as exc:  # a decoder's own failure on a malformed file (struct, index …)
+        raise InvalidImageError(f"{p} cannot be decoded ({type(exc).__name__}: {exc}): the file "
+                                "is malformed; re-export or replace it") from exc
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -155,7 +160,7 @@ def _pil_to_arrays(img: Image.Image) -> tuple[NDArray[np.uint8], NDArray[np.uint
         out_mode = "CMYK"
     try:
         rgb = img.convert("RGB")
-    except (ValueError, OSError) as exc:
+    except Exception as exc:  # Pillow: ValueError, OSError, or a decoder's own failure
         raise InvalidImageError(f"PIL mode {mode!r} cannot be converted to RGB ({exc}): convert "
                                 "the image to RGB first") from exc
     return np.ascontiguousarray(np.asarray(rgb)), alpha, out_mode
