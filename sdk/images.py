@@ -127,6 +127,9 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     except FileNotFoundError as exc:
         raise InvalidImageError(f"image file {p} does not exist: check the path") from exc
     except UnidentifiedImageError as exc:
+        if p.stat().st_size == 0:
+            raise InvalidImageError(f"{p} is empty (0 bytes): replace it with the image it "
+                                    "should hold") from exc
         raise InvalidImageError(f"{p} is not an image file Pillow can read (wrong format or not an "
                                 "image): pass a PNG, JPEG, TIFF, WebP or BMP file") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
