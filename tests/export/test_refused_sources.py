@@ -27,7 +27,7 @@ def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path: Path, value: 
     ckpt = save_checkpoint(tmp_path / "g.safetensors", generator=generator, style="x",
                            train_size=64, step=1)
     out = tmp_path / "m.onnx"
-    with pytest.raises(ExportError, match="NaN or infinite.*earlier checkpoint"):
+    with pytest.raises(ExportError, match=r"NaN or infinite.*earlier checkpoint"):
         to_onnx(ckpt, out, check_shapes=SHAPES)
     assert not out.exists()
 

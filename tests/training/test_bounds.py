@@ -37,7 +37,7 @@ def test_train_cli_refuses_out_of_range_sizes_without_a_traceback(
 
 
 def test_train_config_bounds(tmp_path: Path, style_image: Path) -> None:
-    with pytest.raises(ConfigError, match="outside 16..4096"):
+    with pytest.raises(ConfigError, match=r"outside 16\.\.4096"):
         TrainConfig(style=style_image, out=tmp_path, size=100000)
     with pytest.raises(ConfigError, match="style_size"):
         TrainConfig(style=style_image, out=tmp_path, style_size=10**6)
