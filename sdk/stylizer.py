@@ -271,6 +271,21 @@ class Stylizer:
                                    preserve_color=preserve_color, overwrite=overwrite,
                                    progress=progress)
 
+    def stylize_pairs(self, pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
+                      *, strength: float = 1.0, preserve_color: bool = False,
+                      overwrite: bool = False, progress: bool = True) -> FolderReport:
+        """Stylise explicit ``(input file, output file)`` pairs: the one job behind
+        :meth:`stylize_folder`, :meth:`stylize_files` and ``restyle stylize`` (see
+        :mod:`restyle.jobs.folder` for its rules: clashes refused before any work, resume,
+        atomic writes, one bad item recorded while the others are written).
+
+        Example:
+            >>> st.stylize_pairs([("a.jpg", "out/a-styled.png")])  # doctest: +SKIP
+        """
+        return self._stylize_pairs([(Path(s), Path(d)) for s, d in pairs], strength=strength,
+                                   preserve_color=preserve_color, overwrite=overwrite,
+                                   progress=progress)
+
     def stylize_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                       strength: float = 1.0, preserve_color: bool = False,
                       size: int | None = None, codec: str = "libx264", crf: int | None = 18,
