@@ -319,6 +319,7 @@ def test_an_engine_no_backend_can_run_names_the_engine_fix(tmp_path: Path) -> No
 @pytest.mark.parametrize(("command", "hint"), [
     (["video", "a.mp4", "b.mp4", "--model", "m"], "--resume"),
     (["stylize", "m", "a", "-o", "o"], "same command again"),
+    (["train", "--style", "a.png", "--out", "r"], "--resume RUN_DIR"),
 ])
 def test_ctrl_c_names_how_to_resume(command: list[str], hint: str) -> None:
     args = build_parser().parse_args(command)
