@@ -2,7 +2,8 @@
 
 * :func:`shape_batches` groups frames of mixed sizes into batches of one shape each (a resolution
   bucket is one exact ``H×W``: the models are fully convolutional and pad inside the graph, so no
-  frame is resized or padded on the host).
+  frame is resized on the host; only frames smaller than a model's own padding allows are
+  edge-padded, by :mod:`restyle.backends.checked`).
 * :class:`Prefetcher` runs a function over an iterable in a worker thread, a bounded number of
   results ahead of the consumer, in order.
 * :class:`BatchRunner` runs windows of prepared frames on a backend: it keeps up to ``in_flight``

@@ -3,7 +3,9 @@
 Frames are grouped by shape into batches, prepared in a worker thread and kept in flight on the
 backend (two or more batches at once on a GPU), so decoding, copies and compute overlap. Images
 larger than ``max_pixels`` go through :mod:`restyle.tiling`. A GPU out-of-memory error halves the
-batch and retries.
+batch and retries. Every backend output is checked, and frames too small for the model padded, in
+:mod:`restyle.backends.checked`. The folder and stream jobs live in :mod:`restyle.jobs`, the video
+job in :mod:`restyle.video.pipeline`; the methods here and the CLI both call them.
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ class Stylizer:
         prefetch: Prepared windows of frames kept ready ahead of the backend in :meth:`stream`.
 
     Raises:
-        ModelFormatError: The model is missing or not a restyle model.
+        ModelFormatError: The model is missing, not a restyle model, or holds NaN/infinite
+            weights.
         ConfigError: An argument is out of range or the backend name is unknown.
         BackendUnavailableError: The named backend (or every one, for ``"auto"``) cannot run here.
 
@@ -246,7 +249,7 @@ class Stylizer:
             What was written, skipped and failed.
 
         Raises:
-            ConfigError: ``src`` is not a folder, or ``dst`` is ``src``.
+            ConfigError: ``src`` is not a folder, ``dst`` is ``src``, or outputs would clash.
 
         Example:
             >>> report = st.stylize_folder("photos/", "styled/")  # doctest: +SKIP
