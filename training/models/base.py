@@ -31,8 +31,8 @@ def _bounded(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"generator {name} must be a whole number, got {value!r}")
     if not low <= value <= high:
-        raise ConfigError(f"generator {name}={value} is outside {low}..{high}: give a {name} "
-                          f"in that range (the defaults suit most styles)")
+        raise ConfigError(f"generator {name}={value} is outside {low}..{high}: choose a value "
+                          "in that range (the architecture's default suits most styles)")
     return value
 
 
