@@ -24,7 +24,7 @@ import numpy as np
 
 from restyle._optional import require
 from restyle.errors import BackendError, ConfigError, InvalidVideoError
-from restyle.paths import atomic_output
+from restyle.paths import atomic_output, remove_stale_temps
 from restyle.progress import Progress
 from restyle.video.encoder import EncoderThread
 from restyle.video.mux import assemble
@@ -213,6 +213,7 @@ def stylize_video(
         raise ConfigError(f"output {dst_path} is the input: the input is never overwritten; "
                           "choose another output path")
     info = probe_video(src_path)
+    remove_stale_temps(dst_path.parent)  # a killed run's half-joined output
     width, height = output_size(info, size)
     pix_fmt = pix_fmt or choose_pix_fmt(info, codec, width, height)
     settings = EncodeSettings(

@@ -152,3 +152,16 @@ def test_cli_video_is_stylizer_stylize_video(tiny_model: Path, tmp_path: Path) -
         fb = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
     assert len(fa) == len(fb) == 6
     assert all(np.array_equal(x, y) for x, y in zip(fa, fb, strict=True))
+
+
+def test_a_killed_runs_half_written_output_is_removed(tmp_path: Path) -> None:
+    src = write_clip(tmp_path / "src.mp4", frames=4)
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f".out.mp4.restyle-{dead}-abc.mp4"
+    stale.write_bytes(b"half a video")
+    stylize_video(src, tmp_path / "out.mp4", invert, progress=False)
+    assert not stale.exists() and (tmp_path / "out.mp4").is_file()
