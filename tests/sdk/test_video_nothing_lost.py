@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -156,9 +158,6 @@ def test_cli_video_is_stylizer_stylize_video(tiny_model: Path, tmp_path: Path) -
 
 def test_a_killed_runs_half_written_output_is_removed(tmp_path: Path) -> None:
     src = write_clip(tmp_path / "src.mp4", frames=4)
-    import subprocess
-    import sys
-
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     stale = tmp_path / f".out.mp4.restyle-{dead}-abc.mp4"
