@@ -8,10 +8,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from restyle._version import __version__
-from restyle.errors import ConfigError
+from restyle.errors import ConfigError, ExportError
 from restyle.modelinfo import ModelInfo
 from restyle.training.checkpoint import LoadedGenerator, load_generator
 
@@ -38,6 +39,23 @@ def _module_config(module: nn.Module) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
     return {}
+
+
+def _check_finite(module: nn.Module, checkpoint: Path | None) -> None:
+    """Refuse a generator with NaN or infinite weights: its export would verify (NaN rounds to
+    the same black pixel in both runtimes) and then draw black frames.
+
+    Raises:
+        ExportError: Naming the first broken tensor.
+    """
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            where = f"{checkpoint}" if checkpoint else "the generator"
+            raise ExportError(
+                f"{where} holds {bad} NaN or infinite value(s) in {name}: training diverged; "
+                "export an earlier checkpoint (or resume with a lower --lr)"
+            )
 
 
 def load_source(
@@ -71,6 +89,7 @@ def load_source(
     Raises:
         ModelFormatError: The checkpoint is missing, corrupt or of an unknown architecture.
         ConfigError: ``source`` is none of the accepted kinds.
+        ExportError: The generator's weights hold NaN or infinite values.
     """
     checkpoint: Path | None = None
     if isinstance(source, (str, os.PathLike)):
@@ -121,4 +140,5 @@ def load_source(
     private = copy.deepcopy(module).cpu().float().eval()
     for parameter in private.parameters():
         parameter.requires_grad_(False)
+    _check_finite(private, checkpoint)
     return ExportSource(module=private, size_multiple=multiple, info=info, checkpoint=checkpoint)

@@ -164,6 +164,11 @@ def compare_with_torch(
                     f"PyTorch {expected.dtype}{list(expected.shape)}: the exported graph is wrong "
                     f"(seed {seed})"
                 )
+            if not (np.isfinite(ours).all() and np.isfinite(expected).all()):
+                raise ExportError(
+                    f"at input {shape} the model returns NaN or infinite values: its weights are "
+                    f"broken; export an earlier checkpoint (seed {seed})"
+                )
             diff = np.abs(_grey_levels(ours, reference.io) - _grey_levels(expected, reference.io))
             check = ShapeCheck(shape=shape, max_diff=int(np.ceil(diff.max() - 1e-6)),
                                mismatched=int((diff > tolerance + 1e-6).sum()),

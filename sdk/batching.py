@@ -2,7 +2,8 @@
 
 * :func:`shape_batches` groups frames of mixed sizes into batches of one shape each (a resolution
   bucket is one exact ``H×W``: the models are fully convolutional and pad inside the graph, so no
-  frame is resized or padded on the host).
+  frame is resized on the host; only frames smaller than a model's own padding allows are
+  edge-padded, by :mod:`restyle.backends.checked`).
 * :class:`Prefetcher` runs a function over an iterable in a worker thread, a bounded number of
   results ahead of the consumer, in order.
 * :class:`BatchRunner` runs windows of prepared frames on a backend: it keeps up to ``in_flight``
@@ -25,7 +26,7 @@ from typing import Generic, TypeVar, cast
 import numpy as np
 
 from restyle.backends.base import Backend, Batch, Waitable
-from restyle.errors import InvalidImageError, OutOfMemoryError
+from restyle.errors import BackendError, InvalidImageError, OutOfMemoryError, RestyleError
 from restyle.images import ImageInput, Prepared, prepare
 from restyle.tiling import run_tiled
 
@@ -150,7 +151,7 @@ class Item:
 
     tag: object
     prepared: Prepared | None = None
-    error: InvalidImageError | None = None
+    error: RestyleError | None = None
     output: Batch | None = None
 
     @property
@@ -163,12 +164,24 @@ class Item:
 @dataclass
 class Window:
     """Frames prepared together: their shape batches (item indices and the stacked array), the
-    frames that need tiling, and how many batches are still running."""
+    frames that need tiling, how many batches are still running, and whether a frame the backend
+    fails on is recorded on its item (``keep_errors``) instead of raised."""
 
     items: list[Item]
     batches: list[tuple[list[int], Batch]]
     tiled: list[int]
     remaining: int = 0
+    keep_errors: bool = False
+
+
+class _Failed:
+    """A batch whose submission failed: :meth:`wait` raises the error."""
+
+    def __init__(self, error: BackendError) -> None:
+        self.error = error
+
+    def wait(self) -> Batch:
+        raise self.error
 
 
 class BatchRunner:
@@ -223,7 +236,7 @@ class BatchRunner:
         for group in shape_batches([shapes[i] for i in plain], self.batch_size):
             idx = [plain[g] for g in group]
             batches.append((idx, np.stack([items[i].rgb for i in idx])))
-        return Window(items, batches, tiled, remaining=len(batches))
+        return Window(items, batches, tiled, remaining=len(batches), keep_errors=not raise_errors)
 
     def run(self, source: Iterable[Window]) -> Iterator[Item]:
         """Items of each window, in order, with their outputs.
@@ -246,27 +259,40 @@ class BatchRunner:
                 out = work
             else:
                 try:
-                    out = work.wait()
-                except OutOfMemoryError as exc:
-                    self._shrink(arr, exc)
+                    if isinstance(work, _Failed):
+                        raise work.error
+                    try:
+                        out = work.wait()
+                    except OutOfMemoryError as exc:
+                        self._shrink(arr, exc)
+                        drain()
+                        out = self.infer(arr)
+                except BackendError:
+                    if not win.keep_errors:
+                        raise
                     drain()
-                    out = self.infer(arr)
+                    self._one_by_one(win, idx, arr)
+                    win.remaining -= 1
+                    return
             for k, i in enumerate(idx):
                 win.items[i].output = out[k]
             win.remaining -= 1
 
         def submit(arr: Batch) -> Waitable[Batch] | Batch:
-            while len(arr) <= self.batch_size:
-                try:
-                    work = self._backend.submit(arr, block=not flight)
-                except OutOfMemoryError as exc:
-                    self._shrink(arr, exc)
-                    break
-                if work is not None:
-                    return work
-                complete()  # no free slot: finish our oldest batch, then try again
-            drain()
-            return self.infer(arr)
+            try:
+                while len(arr) <= self.batch_size:
+                    try:
+                        work = self._backend.submit(arr, block=not flight)
+                    except OutOfMemoryError as exc:
+                        self._shrink(arr, exc)
+                        break
+                    if work is not None:
+                        return work
+                    complete()  # no free slot: finish our oldest batch, then try again
+                drain()
+                return self.infer(arr)
+            except BackendError as exc:  # settled with its window in complete()
+                return _Failed(exc)
 
         def ready() -> Iterator[Item]:
             while pending and pending[0].remaining == 0:
@@ -274,8 +300,13 @@ class BatchRunner:
                 if win.tiled:
                     drain()
                 for i in win.tiled:
-                    win.items[i].output = run_tiled(win.items[i].rgb, self.infer,
-                                                    tile=self._tile, overlap=self._overlap)
+                    try:
+                        win.items[i].output = run_tiled(win.items[i].rgb, self.infer,
+                                                        tile=self._tile, overlap=self._overlap)
+                    except BackendError as exc:
+                        if not win.keep_errors:
+                            raise
+                        win.items[i].error = exc
                 yield from win.items
 
         try:
@@ -297,6 +328,16 @@ class BatchRunner:
                         work.wait()
                     except Exception:
                         log.debug("error while draining an abandoned batch", exc_info=True)
+
+    def _one_by_one(self, win: Window, idx: list[int], batch: Batch) -> None:
+        """After ``batch`` failed: run its frames alone, so the error lands on the frames that
+        cause it and the others still get their outputs."""
+        for k, i in enumerate(idx):
+            try:
+                win.items[i].output = self.infer(batch[k:k + 1])[0]
+            except BackendError as exc:
+                log.warning("frame %s failed: %s", win.items[i].tag, exc)
+                win.items[i].error = exc
 
     def infer(self, batch: Batch) -> Batch:
         """Run ``batch`` synchronously in chunks of the batch size, halving it on out-of-memory.

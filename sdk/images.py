@@ -17,11 +17,16 @@ uint8 ``H×W×4``              uint8 ``H×W×4`` with the input's alpha
 float in [0, 1]              the same float dtype and channel count as above
 ===========================  =================================================================
 
-16-bit inputs (PIL ``I;16``/``I``, which ``Image.convert("L")`` would clip) are scaled to 8 bits.
+Wide modes are scaled by their range, measured rather than assumed (``Image.convert("L")``
+would clip them): ``I;16*`` is 16-bit (÷257); ``I`` and ``F`` hold 0–1 (``F`` only), 0–255 or
+0–65535 as their values show, and anything wider is stretched from 0 to its maximum. An
+animated file gives its first frame, with a warning. This is the one decoder: training reads
+images through :func:`to_rgb` too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +38,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from restyle.errors import InvalidImageError, OutputError
 
+log = logging.getLogger("restyle.images")
+
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageInput",
@@ -41,6 +48,7 @@ __all__ = [
     "prepare",
     "restore",
     "save_image",
+    "to_rgb",
 ]
 
 ImageInput: TypeAlias = Image.Image | NDArray[np.generic] | str | os.PathLike[str]
@@ -52,7 +60,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _ORIENTATION = 0x0112  # the EXIF orientation tag
-_SIXTEEN_BIT = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+_SIXTEEN_BIT = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+#: Formats that cannot hold CMYK: such outputs are written as RGB.
+_CMYK_FORMATS = frozenset({"JPEG", "TIFF"})
 
 
 @dataclass(frozen=True)
@@ -107,15 +117,27 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     try:
         with Image.open(p) as img:
             img.load()
+            frames = int(getattr(img, "n_frames", 1))
+            if frames > 1:
+                log.warning("%s holds %d frames: only the first is used (for all of them, "
+                            "`restyle video %s OUT.mp4`)", p, frames, p)
+                img.seek(0)
+                return _upright(img.copy())  # a frame of its own: the file closes here
             return _upright(img)
     except FileNotFoundError as exc:
         raise InvalidImageError(f"image file {p} does not exist: check the path") from exc
     except UnidentifiedImageError as exc:
+        if p.stat().st_size == 0:
+            raise InvalidImageError(f"{p} is empty (0 bytes): replace it with the image it "
+                                    "should hold") from exc
         raise InvalidImageError(f"{p} is not an image file Pillow can read (wrong format or not an "
                                 "image): pass a PNG, JPEG, TIFF, WebP or BMP file") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidImageError(f"{p} is corrupt or truncated ({exc}): re-export or replace the "
                                 "file") from exc
+    except Exception as exc:  # a decoder's own failure on a malformed file (struct, index …)
+        raise InvalidImageError(f"{p} cannot be decoded ({type(exc).__name__}: {exc}): the file "
+                                "is malformed; re-export or replace it") from exc
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -134,21 +156,53 @@ def _pil_to_arrays(img: Image.Image) -> tuple[NDArray[np.uint8], NDArray[np.uint
         rgba = img.convert("RGBA") if mode != "La" else img.convert("LA").convert("RGBA")
         arr = np.asarray(rgba)
         return np.ascontiguousarray(arr[..., :3]), np.ascontiguousarray(arr[..., 3]), "RGBA"
-    if mode in _SIXTEEN_BIT:
-        wide = np.asarray(img).astype(np.float32)
-        gray = np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2), None, out_mode
-    if mode == "F":
-        gray = np.clip(np.rint(np.asarray(img, dtype=np.float32)), 0, 255).astype(np.uint8)
+    if mode in _SIXTEEN_BIT or mode in ("I", "F"):
+        gray = _wide_to_u8(np.asarray(img).astype(np.float64), mode)
         return np.repeat(gray[..., None], 3, axis=2), None, out_mode
     if mode == "CMYK":
         out_mode = "CMYK"
     try:
         rgb = img.convert("RGB")
-    except (ValueError, OSError) as exc:
+    except Exception as exc:  # Pillow: ValueError, OSError, or a decoder's own failure
         raise InvalidImageError(f"PIL mode {mode!r} cannot be converted to RGB ({exc}): convert "
                                 "the image to RGB first") from exc
     return np.ascontiguousarray(np.asarray(rgb)), alpha, out_mode
+
+
+def _wide_to_u8(values: NDArray[np.float64], mode: str) -> NDArray[np.uint8]:
+    """A wide-mode band as 8 bits, scaled by its measured range (see the module's rules)."""
+    if not np.isfinite(values).all():
+        raise InvalidImageError(f"PIL mode {mode} image contains NaN or infinity: pass finite "
+                                "values")
+    hi = float(values.max(initial=0.0))
+    if mode in _SIXTEEN_BIT:
+        scale = 255.0 / 65535.0
+    elif mode == "F" and hi <= 1.0:
+        scale = 255.0
+    elif hi <= 255.0:
+        scale = 1.0
+    elif hi <= 65535.0:
+        scale = 255.0 / 65535.0
+    else:
+        scale = 255.0 / hi
+    return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
+
+
+def to_rgb(img: Image.Image) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
+    """Any PIL image as ``H×W×3`` uint8 RGB and its ``H×W`` alpha (None without one).
+
+    The decoder the runtime and training share (EXIF orientation is :func:`load_image`'s).
+
+    Raises:
+        InvalidImageError: The mode cannot be converted.
+
+    Example:
+        >>> rgb, alpha = to_rgb(Image.new("F", (2, 1), 0.5))
+        >>> rgb[0, 0].tolist(), alpha
+        ([128, 128, 128], None)
+    """
+    rgb, alpha, _ = _pil_to_arrays(img)
+    return rgb, alpha
 
 
 def _array_to_arrays(arr: NDArray[np.generic]) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None,
@@ -263,6 +317,8 @@ def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
     fmt = Image.registered_extensions().get(p.suffix.lower())
     if fmt in ("JPEG", "BMP") and image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGB")
+    elif image.mode == "CMYK" and fmt not in _CMYK_FORMATS:
+        image = image.convert("RGB")  # PNG, WebP, GIF … have no CMYK: the colours are kept
     options = _SAVE_OPTIONS.get(fmt or "", {})
     try:
         image.save(p, format=fmt, **options)

@@ -3,30 +3,32 @@
 Frames are grouped by shape into batches, prepared in a worker thread and kept in flight on the
 backend (two or more batches at once on a GPU), so decoding, copies and compute overlap. Images
 larger than ``max_pixels`` go through :mod:`restyle.tiling`. A GPU out-of-memory error halves the
-batch and retries.
+batch and retries. Every backend output is checked, and frames too small for the model padded, in
+:mod:`restyle.backends.checked`. The folder and stream jobs live in :mod:`restyle.jobs`, the video
+job in :mod:`restyle.video.pipeline`; the methods here and the CLI both call them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from restyle import postprocess
 from restyle.backends.base import Backend, BackendConfig, ModelSource
+from restyle.backends.checked import CheckedBackend
 from restyle.backends.registry import open_backend
-from restyle.batching import BatchRunner, Item, Prefetcher, Window, windows
-from restyle.errors import ConfigError, InvalidImageError
-from restyle.images import IMAGE_SUFFIXES, ImageInput, restore, save_image
+from restyle.batching import BatchRunner
+from restyle.errors import ConfigError
+from restyle.images import ImageInput
+from restyle.jobs.folder import FolderReport, file_pairs, finish, folder_pairs, run_pairs
+from restyle.jobs.stream import stream
+from restyle.modelcheck import check_weights
 from restyle.modelinfo import ModelInfo, read_model_info
-from restyle.paths import atomic_output
-from restyle.progress import Progress
 from restyle.styles import resolve_model
 
 if TYPE_CHECKING:
@@ -70,28 +72,15 @@ class StylizerInfo:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class FolderReport:
-    """What :meth:`Stylizer.stylize_folder` / :meth:`Stylizer.stylize_files` did.
-
-    Attributes:
-        written: Output files written by this call.
-        skipped: Inputs whose output already existed (resume).
-        failed: ``(input, reason)`` for inputs that could not be read.
-    """
-
-    written: tuple[Path, ...] = ()
-    skipped: tuple[Path, ...] = ()
-    failed: tuple[tuple[Path, str], ...] = field(default_factory=tuple)
-
-
 def _model_source(model: str | os.PathLike[str]) -> ModelSource:
     path = resolve_model(model)
     if path.suffix.lower() in ENGINE_SUFFIXES:
         beside = path.with_suffix(".onnx")
         info = read_model_info(beside) if beside.exists() else None
         return ModelSource(path, "engine", info)
-    return ModelSource(path, "onnx", read_model_info(path))
+    info = read_model_info(path)
+    check_weights(path)
+    return ModelSource(path, "onnx", info)
 
 
 class Stylizer:
@@ -117,7 +106,8 @@ class Stylizer:
         prefetch: Prepared windows of frames kept ready ahead of the backend in :meth:`stream`.
 
     Raises:
-        ModelFormatError: The model is missing or not a restyle model.
+        ModelFormatError: The model is missing, not a restyle model, or holds NaN/infinite
+            weights.
         ConfigError: An argument is out of range or the backend name is unknown.
         BackendUnavailableError: The named backend (or every one, for ``"auto"``) cannot run here.
 
@@ -166,7 +156,8 @@ class Stylizer:
         config = BackendConfig(device=device, batch_size=batch_size, threads=threads, cuda=cuda,
                                stream=stream, cuda_graph=cuda_graph, slots=max(3, in_flight))
         self._backend: Backend
-        self._backend, self._fallback = open_backend(backend, self._source, config)
+        opened, self._fallback = open_backend(backend, self._source, config)
+        self._backend = CheckedBackend(opened)
         self._runner = BatchRunner(self._backend, batch_size=batch_size, in_flight=in_flight,
                                    max_pixels=max_pixels, tile=tile_size, overlap=tile_overlap)
         self._prefetch = prefetch
@@ -215,7 +206,7 @@ class Stylizer:
         """
         strength = postprocess.check_strength(strength)
         window = self._runner.window(list(enumerate(images)), raise_errors=True)
-        return [self._finish(item, strength, preserve_color)
+        return [finish(item, strength, preserve_color)
                 for item in self._runner.run([window])]
 
     def stream(self, frames: Iterable[ImageInput], *, strength: float = 1.0,
@@ -225,6 +216,9 @@ class Stylizer:
         Frames are read and prepared in a worker thread while earlier batches run; about
         ``(prefetch + in_flight) × batch_size`` frames are held at once.
 
+        Frames finished before an error are delivered first: when ``frames`` raises midway,
+        every frame read before it comes out, in order, and then its exception is raised.
+
         Raises:
             InvalidImageError: At the position of an unusable frame.
 
@@ -232,19 +226,8 @@ class Stylizer:
             >>> for out in st.stream(frames):  # doctest: +SKIP
             ...     writer.write(out)
         """
-        return self._stream(frames, postprocess.check_strength(strength), preserve_color)
-
-    def _stream(self, frames: Iterable[ImageInput], strength: float,
-                preserve_color: bool) -> Iterator[Any]:
-        def build(chunk: list[ImageInput]) -> Window:
-            return self._runner.window(list(enumerate(chunk)), raise_errors=False)
-
-        with Prefetcher(windows(frames, self._runner.batch_size), build, depth=self._prefetch,
-                        name="restyle-stream") as pre:
-            for item in self._runner.run(pre):
-                if item.error is not None:
-                    raise item.error
-                yield self._finish(item, strength, preserve_color)
+        return stream(self._runner, frames, prefetch=self._prefetch,
+                      strength=postprocess.check_strength(strength), preserve_color=preserve_color)
 
     def stylize_folder(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                        strength: float = 1.0, preserve_color: bool = False,
@@ -266,27 +249,16 @@ class Stylizer:
             What was written, skipped and failed.
 
         Raises:
-            ConfigError: ``src`` is not a folder, or ``dst`` is ``src``.
+            ConfigError: ``src`` is not a folder, ``dst`` is ``src``, or outputs would clash.
 
         Example:
             >>> report = st.stylize_folder("photos/", "styled/")  # doctest: +SKIP
             >>> len(report.failed)
             0
         """
-        src_p, dst_p = Path(src), Path(dst)
-        if not src_p.is_dir():
-            raise ConfigError(f"{src_p} is not a folder: pass a folder of images (or use "
-                              "stylize_files for single files)")
-        if src_p.resolve() == dst_p.resolve():
-            raise ConfigError(f"output folder {dst_p} is the input folder: choose another "
-                              "output folder (inputs are never overwritten)")
-        dst_r = dst_p.resolve()
-        files = [p for p in sorted(src_p.rglob("*"))
-                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                 and not p.name.startswith(".") and dst_r not in p.resolve().parents]
-        pairs = [(p, dst_p / p.relative_to(src_p)) for p in files]
-        return self._stylize_pairs(pairs, strength=strength, preserve_color=preserve_color,
-                                   overwrite=overwrite, progress=progress)
+        return self._stylize_pairs(folder_pairs(src, dst), strength=strength,
+                                   preserve_color=preserve_color, overwrite=overwrite,
+                                   progress=progress)
 
     def stylize_files(self, files: Sequence[str | os.PathLike[str]],
                       dst: str | os.PathLike[str], *, strength: float = 1.0,
@@ -298,26 +270,39 @@ class Stylizer:
         Example:
             >>> st.stylize_files(["a.jpg", "b.png"], "styled/")  # doctest: +SKIP
         """
-        pairs = [(Path(f), Path(dst) / Path(f).name) for f in files]
-        names = [d.name for _, d in pairs]
-        clash = sorted({n for n in names if names.count(n) > 1})
-        if clash:
-            raise ConfigError(f"several inputs are named {', '.join(clash)}: their outputs would "
-                              "overwrite each other; stylise their folders instead")
-        return self._stylize_pairs(pairs, strength=strength, preserve_color=preserve_color,
-                                   overwrite=overwrite, progress=progress)
+        return self._stylize_pairs(file_pairs(files, dst), strength=strength,
+                                   preserve_color=preserve_color, overwrite=overwrite,
+                                   progress=progress)
+
+    def stylize_pairs(self, pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
+                      *, strength: float = 1.0, preserve_color: bool = False,
+                      overwrite: bool = False, progress: bool = True) -> FolderReport:
+        """Stylise explicit ``(input file, output file)`` pairs: the one job behind
+        :meth:`stylize_folder`, :meth:`stylize_files` and ``restyle stylize`` (see
+        :mod:`restyle.jobs.folder` for its rules: clashes refused before any work, resume,
+        atomic writes, one bad item recorded while the others are written).
+
+        Example:
+            >>> st.stylize_pairs([("a.jpg", "out/a-styled.png")])  # doctest: +SKIP
+        """
+        return self._stylize_pairs([(Path(s), Path(d)) for s, d in pairs], strength=strength,
+                                   preserve_color=preserve_color, overwrite=overwrite,
+                                   progress=progress)
 
     def stylize_video(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                       strength: float = 1.0, preserve_color: bool = False,
                       size: int | None = None, codec: str = "libx264", crf: int | None = 18,
-                      preset: str | None = None, pix_fmt: str = "yuv420p",
+                      preset: str | None = None, pix_fmt: str | None = None,
                       temporal: TemporalBlend | None = None, resume: bool = False,
-                      progress: bool = True, measure_flicker: bool = False) -> VideoReport:
+                      progress: bool = True, measure_flicker: bool = False,
+                      segment_frames: int = 600, allow_truncated: bool = False) -> VideoReport:
         """Stylise a video file with :func:`restyle.video.stylize_video` (needs ``[video]``).
 
         Decoding, this Stylizer and encoding run overlapped; audio, timing and colour tags are
-        kept; ``resume=True`` continues an interrupted run. Encoder options as in
-        :func:`restyle.video.stylize_video`.
+        kept; ``resume=True`` continues an interrupted run (of the same model file, backend,
+        precision, strength and colour setting). Encoder options, ``segment_frames`` and
+        ``allow_truncated`` as in :func:`restyle.video.stylize_video`; ``restyle video`` calls
+        this method.
 
         Example:
             >>> report = st.stylize_video("clip.mp4", "styled.mp4")  # doctest: +SKIP
@@ -332,12 +317,14 @@ class Stylizer:
             return self.stylize_batch(frames, strength=strength, preserve_color=preserve_color)
 
         b = self._backend.info
-        key = (f"{self._source.path}|{b.name}|{b.precision}|strength={strength}"
-               f"|color={preserve_color}")
+        model = os.stat(self._source.path)
+        key = (f"{self._source.path.resolve()}:{model.st_size}:{model.st_mtime_ns}|{b.name}"
+               f"|{b.precision}|strength={strength}|color={preserve_color}")
         return stylize_video(src, dst, batch, batch_size=self._runner.batch_size, size=size,
                              codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                              temporal=temporal, resume=resume, progress=progress,
-                             measure_flicker=measure_flicker, resume_key=key)
+                             measure_flicker=measure_flicker, resume_key=key,
+                             segment_frames=segment_frames, allow_truncated=allow_truncated)
 
     def close(self) -> None:
         """Release the backend (sessions, device buffers, streams)."""
@@ -360,60 +347,5 @@ class Stylizer:
 
     def _stylize_pairs(self, pairs: Sequence[tuple[Path, Path]], *, strength: float,
                        preserve_color: bool, overwrite: bool, progress: bool) -> FolderReport:
-        strength = postprocess.check_strength(strength)
-        todo = [(s, d) for s, d in pairs if overwrite or not d.exists()]
-        skipped = tuple(s for s, d in pairs if not overwrite and d.exists())
-        if skipped:
-            log.info("%d of %d outputs exist already: skipped (pass overwrite=True to redo)",
-                     len(skipped), len(pairs))
-        written: list[Path] = []
-        failed: list[tuple[Path, str]] = []
-
-        def build(chunk: list[tuple[Path, Path]]) -> Window:
-            return self._runner.window([((s, d), s) for s, d in chunk], raise_errors=False)
-
-        # Outputs are finished and encoded on a writer thread (Pillow's encoders release the
-        # GIL), so the next batch is submitted while this one is written; at most two batches
-        # of outputs wait. Leaving the block waits for every write, also on Ctrl-C.
-        pending: deque[tuple[Path, Future[None]]] = deque()
-
-        def settle(keep: int) -> None:
-            while len(pending) > keep:
-                done, future = pending.popleft()
-                future.result()  # an OutputError surfaces here
-                written.append(done)
-                bar.update(1)
-
-        with Progress(total=len(pairs), initial=len(skipped), desc="stylize", unit="img",
-                      enabled=progress) as bar, \
-                ThreadPoolExecutor(1, thread_name_prefix="restyle-write") as writer, \
-                Prefetcher(windows(todo, self._runner.batch_size), build, depth=self._prefetch,
-                           name="restyle-folder") as pre:
-            for item in self._runner.run(pre):
-                src, dst = cast(tuple[Path, Path], item.tag)  # the tags built just above
-                if item.error is not None:
-                    log.warning("skipped %s: %s", src, item.error)
-                    failed.append((src, str(item.error)))
-                    bar.update(1)
-                else:
-                    pending.append((dst, writer.submit(self._write, item, dst, strength,
-                                                       preserve_color)))
-                settle(2 * self._runner.batch_size)
-            settle(0)
-        if failed:
-            log.warning("%d input(s) could not be read; see the messages above", len(failed))
-        return FolderReport(tuple(written), skipped, tuple(failed))
-
-    @classmethod
-    def _write(cls, item: Item, dst: Path, strength: float, preserve_color: bool) -> None:
-        image = cls._finish(item, strength, preserve_color)
-        with atomic_output(dst) as tmp:
-            save_image(image, tmp)
-
-    @staticmethod
-    def _finish(item: Item, strength: float, preserve_color: bool) -> Any:
-        if item.prepared is None or item.output is None:  # pragma: no cover - errors handled
-            raise InvalidImageError(f"image {item.tag} has no output: {item.error}")
-        rgb = postprocess.apply(item.output, item.prepared.rgb, strength=strength,
-                                keep_color=preserve_color)
-        return restore(item.prepared, rgb)
+        return run_pairs(self._runner, list(pairs), prefetch=self._prefetch, strength=strength,
+                         preserve_color=preserve_color, overwrite=overwrite, progress=progress)

@@ -15,6 +15,11 @@ FEATURES = ("vgg16", "vgg19", "random")
 ADVERSARIAL_LOSSES = ("hinge", "nonsaturating", "lsgan")
 
 
+#: Largest training crop (and style image side) and batch accepted: above them a step needs more
+#: memory than any machine restyle runs on.
+MAX_SIZE = 4096
+MAX_BATCH = 1024
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run depends on. Defaults are the measured CPU recipe.
@@ -126,8 +131,14 @@ class TrainConfig:
         for name in ("size", "batch_size", "steps", "crop"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.size < 16:
-            raise ConfigError(f"size {self.size} is too small: use at least 16 pixels")
+        if not 16 <= self.size <= MAX_SIZE:
+            raise ConfigError(f"size {self.size} is outside 16..{MAX_SIZE} pixels: training crops "
+                              "of 256 px suit most styles")
+        if self.batch_size > MAX_BATCH:
+            raise ConfigError(f"batch_size {self.batch_size} is above {MAX_BATCH}: use 4–16 "
+                              "crops per step")
+        if self.style_size is not None and not 16 <= self.style_size <= MAX_SIZE:
+            raise ConfigError(f"style_size {self.style_size} is outside 16..{MAX_SIZE} pixels")
         for name in ("lr", "d_lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")

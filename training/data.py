@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from restyle._optional import require
 from restyle.errors import InvalidImageError, TrainingError
+from restyle.images import load_image, to_rgb
 
 __all__ = [
     "CONTENT_SUFFIXES",
@@ -43,44 +44,13 @@ _CACHE_IMAGES = 256
 BUILTIN_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "coins", "motorcycle", "rocket")
 
 
-def _to_rgb_array(img: Image.Image, name: str) -> np.ndarray:
-    """Any PIL mode → HxWx3 float32 in [0, 1]. Alpha is composited over white."""
-    img = ImageOps.exif_transpose(img) or img
-    mode = img.mode
-    if mode.startswith("I;16") or mode == "I":
-        arr = np.asarray(img).astype(np.float32)
-        # 16-bit samples scale down to [0, 1]; an "I" image with only 8-bit values stays 8-bit.
-        scale = 65535.0 if (mode.startswith("I;16") or arr.max(initial=0) > 255) else 255.0
-        gray = np.clip(arr / scale, 0.0, 1.0)
-        return np.repeat(gray[..., None], 3, axis=2)
-    if mode == "F":
-        arr = np.asarray(img).astype(np.float32)
-        gray = np.clip(arr if arr.max(initial=0) <= 1.0 else arr / 255.0, 0.0, 1.0)
-        return np.repeat(gray[..., None], 3, axis=2)
-    if mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    elif mode in ("LA", "La", "PA", "RGBa"):
-        img = img.convert("RGBA")
-    if img.mode == "RGBA":
-        rgba = np.asarray(img).astype(np.float32) / 255.0
-        alpha = rgba[..., 3:4]
-        composited: np.ndarray = rgba[..., :3] * alpha + (1.0 - alpha)
-        return composited
-    try:
-        rgb = img.convert("RGB")
-    except (ValueError, OSError) as exc:
-        raise InvalidImageError(
-            f"{name}: image mode {mode} cannot be converted to RGB ({exc}); save it as an RGB "
-            "PNG or JPEG"
-        ) from exc
-    return np.asarray(rgb).astype(np.float32) / 255.0
-
-
 def load_rgb(path: str | Path) -> np.ndarray:
     """Read an image file of any PIL mode as HxWx3 float32 RGB in [0, 1].
 
-    Grayscale is repeated to three channels, 16-bit samples are scaled (not clipped) to [0, 1],
-    palette, CMYK and YCbCr are converted, and transparency is composited over white.
+    The runtime's decoder reads it (:func:`restyle.images.load_image` and
+    :func:`restyle.images.to_rgb`: EXIF orientation, 16-bit and wide modes scaled by their
+    measured range, palette, CMYK and YCbCr converted), so training sees what ``Stylizer``
+    sees; transparency is then composited over white.
 
     Raises:
         InvalidImageError: The file does not exist or is not a readable image.
@@ -92,19 +62,12 @@ def load_rgb(path: str | Path) -> np.ndarray:
         >>> load_rgb(p).shape
         (30, 40, 3)
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InvalidImageError(f"image {p} does not exist: check the path")
-    try:
-        with Image.open(p) as img:
-            img.load()
-            return _to_rgb_array(img, str(p))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, InvalidImageError):
-            raise
-        raise InvalidImageError(
-            f"{p} is not a readable image ({exc}): pass a JPEG, PNG or WebP file"
-        ) from exc
+    rgb, alpha = to_rgb(load_image(path))
+    out = rgb.astype(np.float32) / np.float32(255.0)
+    if alpha is not None:
+        a = alpha[..., None].astype(np.float32) / np.float32(255.0)
+        out = out * a + (np.float32(1.0) - a)
+    return out
 
 
 def resize_short_side(arr: np.ndarray, short: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from types import FrameType
 import torch
 
 from restyle.errors import TrainingError
-from restyle.paths import atomic_output
+from restyle.paths import atomic_output, remove_stale_temps
 from restyle.progress import Progress
 from restyle.training.checkpoint import CHECKPOINT_DIR, FINAL_NAME, find_checkpoint
 from restyle.training.config import TrainConfig
@@ -182,6 +182,8 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
     if not resume and (config_path.is_file() or (run_dir / FINAL_NAME).is_file()):
         raise TrainingError(f"{run_dir} already holds a training run: continue it with "
                             f"`restyle train --resume {run_dir}` or choose another --out")
+    for folder in (run_dir, run_dir / CHECKPOINT_DIR):  # temporaries of a killed run
+        remove_stale_temps(folder)
     run = TrainingRun(config)
     if start is not None:
         run.restore(start)

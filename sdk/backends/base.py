@@ -145,6 +145,10 @@ class ModelIO:
     def from_model(self, out: NDArray[np.generic]) -> Batch:
         if not self.float_io:
             return np.ascontiguousarray(out, dtype=np.uint8)
+        if not np.isfinite(out).all():
+            raise BackendError("the model returned NaN or infinite values: its weights are "
+                               "broken (or FP16 overflowed); re-export it from a good "
+                               "checkpoint, in FP32")
         y = np.clip(np.rint(out.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
         return np.ascontiguousarray(y.transpose(0, 2, 3, 1))
 

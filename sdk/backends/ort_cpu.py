@@ -63,7 +63,7 @@ class OrtCpuBackend(BaseBackend):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # errors reach the caller as exceptions
         try:
             self._session = ort.InferenceSession(str(model.path), sess_options=options,
                                                  providers=["CPUExecutionProvider"])

@@ -154,5 +154,11 @@ def open_backend(name: str, model: ModelSource,
                 return backend, tuple(reasons)
         log.info("backend %s skipped: %s", spec.name, reason)
         reasons.append(f"{spec.name}: {reason}")
+    if model.kind == "engine":
+        fix = (". A TensorRT engine runs only on the tensorrt backend: on a machine with an NVIDIA "
+               "GPU and `pip install 'restyle[gpu]'` (rebuild a damaged or mismatched engine with "
+               "`restyle export --trt`); anywhere else, pass the model's .onnx file instead")
+    else:
+        fix = ". Install one with `pip install 'restyle[cpu]'`"
     raise BackendUnavailableError("no backend can run this model here: " + "; ".join(reasons)
-                                  + ". Install one with `pip install 'restyle[cpu]'`")
+                                  + fix)

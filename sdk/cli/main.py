@@ -74,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("details", exc_info=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        log.error("interrupted: finished work was kept; run the same command again to resume")
+        hint = getattr(args, "_resume_hint", "run the same command again to resume")
+        log.error("interrupted: finished work was kept; %s", hint)
         return EXIT_INTERRUPTED
     return code

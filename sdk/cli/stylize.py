@@ -1,4 +1,9 @@
-"""``restyle stylize MODEL INPUT... -o OUT``: stylise image files and folders, resumably."""
+"""``restyle stylize MODEL INPUT... -o OUT``: stylise image files and folders, resumably.
+
+Exit codes: 0 when every input was written (or already done), 1 when some inputs failed (each is
+named with its reason at the end of the output), 2 for a usage error (nothing was done), 130 on
+Ctrl-C (finished outputs are kept; the same command resumes).
+"""
 
 from __future__ import annotations
 
@@ -28,8 +33,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
     from restyle.errors import ConfigError
-    from restyle.images import IMAGE_SUFFIXES, save_image
-    from restyle.paths import atomic_output
+    from restyle.images import IMAGE_SUFFIXES
+    from restyle.jobs.folder import file_pairs, folder_pairs
     from restyle.stylizer import Stylizer
 
     inputs = [Path(i) for i in args.inputs]
@@ -37,37 +42,24 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(f"input(s) not found: {', '.join(missing)}: check the paths")
     out = Path(args.output)
-    strength, keep = float(args.strength), bool(args.preserve_color)
-    written = skipped = failed = 0
+    if len(inputs) == 1 and inputs[0].is_file() and out.suffix.lower() in IMAGE_SUFFIXES:
+        pairs = [(inputs[0], out)]  # one image to one file name
+    else:
+        files = [i for i in inputs if i.is_file()]
+        folders = [(i, out if len(inputs) == 1 else out / i.resolve().name)
+                   for i in inputs if i.is_dir()]
+        pairs = file_pairs(files, out) + [p for folder, target in folders
+                                          for p in folder_pairs(folder, target)]
     with Stylizer(args.model, backend=args.backend, batch_size=args.batch_size,
                   device=args.device) as st:
         info = st.info
         log.info("backend %s (%s, %s, %s)", info.backend, info.provider, info.precision,
                  info.device)
-        if len(inputs) == 1 and inputs[0].is_file() and out.suffix.lower() in IMAGE_SUFFIXES:
-            if out.exists() and not args.overwrite:
-                skipped = 1
-            else:
-                image = st(inputs[0], strength=strength, preserve_color=keep)
-                with atomic_output(out) as tmp:
-                    save_image(image, tmp)
-                written = 1
-        else:
-            files = [i for i in inputs if i.is_file()]
-            folders = [i for i in inputs if i.is_dir()]
-            reports = []
-            if files:
-                reports.append(st.stylize_files(files, out, strength=strength,
-                                                preserve_color=keep, overwrite=args.overwrite,
-                                                progress=not args.no_progress))
-            for folder in folders:
-                target = out if len(inputs) == 1 else out / folder.resolve().name
-                reports.append(st.stylize_folder(folder, target, strength=strength,
-                                                 preserve_color=keep, overwrite=args.overwrite,
-                                                 progress=not args.no_progress))
-            written = sum(len(r.written) for r in reports)
-            skipped = sum(len(r.skipped) for r in reports)
-            failed = sum(len(r.failed) for r in reports)
-    sys.stdout.write(f"{written} written, {skipped} skipped (already done), {failed} failed "
-                     f"-> {out}\n")
-    return 1 if failed else 0
+        report = st.stylize_pairs(pairs, strength=float(args.strength),
+                                  preserve_color=bool(args.preserve_color),
+                                  overwrite=args.overwrite, progress=not args.no_progress)
+    lines = [f"{len(report.written)} written, {len(report.skipped)} skipped (already done), "
+             f"{len(report.failed)} failed -> {out}"]
+    lines += [f"failed: {path}: {reason}" for path, reason in report.failed]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if report.failed else 0

@@ -71,6 +71,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--description", default="", help="one line describing the style")
     p.add_argument("--attribution", default="", help="where the style image(s) came from")
     p.add_argument("--license", default="", help="licence of the style images and the model")
+    p.set_defaults(_resume_hint="continue with `restyle train --resume RUN_DIR` (a new "
+                                "--out starts over)")
 
 
 def _describe(args: argparse.Namespace) -> int:

@@ -1,12 +1,14 @@
-"""``restyle video IN OUT --model MODEL``: stylise a video, keeping timing, audio and metadata."""
+"""``restyle video IN OUT --model MODEL``: stylise a video, keeping timing, audio and metadata.
+
+The command is :meth:`restyle.Stylizer.stylize_video` with its arguments as flags: one route, the
+same resume rules as the API.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from pathlib import Path
 
 from restyle.cli.options import add_stylize_options
 from restyle.cli.registry import command
@@ -23,18 +25,15 @@ def parse_height(text: str) -> int:
     raise ConfigError(f"--size {text!r} is not understood: give a height such as 720p or 1080")
 
 
-def model_key(model: Path) -> str:
-    """Identity of a model file for a resume: path, size and modification time."""
-    st = os.stat(model)
-    return f"{model.resolve()}:{st.st_size}:{st.st_mtime_ns}"
-
-
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="source video (never modified)")
     p.add_argument("output", help="output video; its suffix picks the container (.mp4, .mkv, "
                                   ".webm, .mov)")
     p.add_argument("--model", required=True, help="ONNX model, TensorRT engine or bundled style")
     add_stylize_options(p, files=False)
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the input's colours, restyle only its luminance")
+    p.add_argument("--device", type=int, default=0, help="CUDA device index (default 0)")
     p.add_argument("--batch", type=int, default=8, help="frames per backend call (default 8)")
     p.add_argument("--size", type=parse_height, default=None,
                    help="output height such as 720p (aspect kept); default: the source's")
@@ -43,8 +42,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crf", type=int, default=18, help="constant quality, lower is better "
                                                       "(default 18)")
     p.add_argument("--preset", default=None, help="encoder speed preset, e.g. veryfast")
-    p.add_argument("--pix-fmt", default="yuv420p",
-                   help="encoded pixel format (default yuv420p; yuv444p keeps odd sizes exact)")
+    p.add_argument("--pix-fmt", default=None,
+                   help="encoded pixel format (default yuv420p, or the source's 4:4:4 format "
+                        "for odd sizes; yuv444p keeps odd sizes exact)")
     p.add_argument("--temporal", action="store_true",
                    help="reduce flicker with a motion-aware temporal blend")
     p.add_argument("--temporal-strength", type=float, default=0.8,
@@ -57,35 +57,28 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="continue an interrupted run from its finished segments")
     p.add_argument("--segment-frames", type=int, default=600,
                    help="frames per segment kept on interruption (default 600)")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="write the frames a truncated source still decodes (default: error)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(_resume_hint="add --resume to the same command to continue")
 
 
 @command("video", help="stylise a video (timing, audio, rotation and colour range kept)",
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from restyle import Stylizer
-    from restyle.styles import resolve_model
-    from restyle.video.pipeline import stylize_video
     from restyle.video.temporal import TemporalBlend
 
-    model = resolve_model(args.model)
     temporal = (TemporalBlend(strength=args.temporal_strength,
                               threshold=args.temporal_threshold) if args.temporal else None)
-    with Stylizer(model, backend=args.backend, batch_size=args.batch) as st:
-        strength = args.strength
-
-        def stylize_batch(frames: list[np.ndarray]) -> list[np.ndarray]:
-            return st.stylize_batch(frames, strength=strength)
-
-        report = stylize_video(
-            args.input, args.output, stylize_batch,
-            batch_size=args.batch, size=args.size, codec=args.codec, crf=args.crf,
-            preset=args.preset, pix_fmt=args.pix_fmt, temporal=temporal, resume=args.resume,
-            progress=not (args.no_progress or args.quiet), segment_frames=args.segment_frames,
-            measure_flicker=args.flicker,
-            resume_key=f"{model_key(model)}|{args.backend}|strength={strength}",
+    with Stylizer(args.model, backend=args.backend, batch_size=args.batch,
+                  device=args.device) as st:
+        report = st.stylize_video(
+            args.input, args.output, strength=args.strength, preserve_color=args.preserve_color,
+            size=args.size, codec=args.codec, crf=args.crf, preset=args.preset,
+            pix_fmt=args.pix_fmt, temporal=temporal, resume=args.resume,
+            progress=not (args.no_progress or args.quiet), measure_flicker=args.flicker,
+            segment_frames=args.segment_frames, allow_truncated=args.allow_truncated,
         )
         backend = st.info.backend
     lines = [

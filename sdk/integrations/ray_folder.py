@@ -55,12 +55,14 @@ def plan_folder(src: Path, dst: Path, *, overwrite: bool) -> tuple[Pairs, Pairs,
         raise ConfigError(f"output folder {dst} is the input folder: choose another output "
                           "folder (inputs are never overwritten)")
     dst_r = dst.resolve()
+    inside = src.resolve() in dst_r.parents  # else dst holds no inputs (it may be src's parent)
     images: Pairs = []
     videos: Pairs = []
     skipped: list[Path] = []
     for p in sorted(src.rglob("*")):
         suffix = p.suffix.lower()
-        if (not p.is_file() or p.name.startswith(".") or dst_r in p.resolve().parents
+        if (not p.is_file() or p.name.startswith(".")
+                or (inside and dst_r in p.resolve().parents)
                 or suffix not in IMAGE_SUFFIXES | VIDEO_SUFFIXES):
             continue
         out = dst / p.relative_to(src)

@@ -24,7 +24,7 @@ import numpy as np
 
 from restyle._optional import require
 from restyle.errors import BackendError, ConfigError, InvalidVideoError
-from restyle.paths import atomic_output
+from restyle.paths import atomic_output, remove_stale_temps
 from restyle.progress import Progress
 from restyle.video.encoder import EncoderThread
 from restyle.video.mux import assemble
@@ -34,7 +34,7 @@ from restyle.video.segments import PartsStore, source_identity
 from restyle.video.temporal import FlickerMeter, TemporalBlend, TemporalBlender
 from restyle.video.writer import EncodeSettings
 
-__all__ = ["StylizeBatch", "VideoReport", "output_size", "stylize_video"]
+__all__ = ["StylizeBatch", "VideoReport", "choose_pix_fmt", "output_size", "stylize_video"]
 
 log = logging.getLogger("restyle.video")
 
@@ -93,6 +93,25 @@ def output_size(info: VideoInfo, height: int | None) -> tuple[int, int]:
     return (new_h, new_w) if abs(info.rotation) == 90 else (new_w, new_h)
 
 
+def choose_pix_fmt(info: VideoInfo, codec: str, width: int, height: int) -> str:
+    """The encoded pixel format when none is given: ``yuv420p`` (plays everywhere), unless the
+    frames have an odd side and the source's own format codes it exactly with ``codec`` (a
+    4:4:4 source, say), which keeps the size."""
+    if (width % 2 == 0 and height % 2 == 0) or not info.pix_fmt:
+        return "yuv420p"
+    av = require("av")
+    try:
+        fmt = av.VideoFormat(info.pix_fmt, 2, 2)
+        formats = {f.name for f in (av.Codec(codec, "w").video_formats or ())}
+    except (ValueError, av.error.FFmpegError, av.codec.codec.UnknownCodecError):
+        return "yuv420p"
+    halves = any(c.width == 1 or c.height == 1 for c in fmt.components)
+    chroma = info.pix_fmt.startswith("yuv") and len(fmt.components) >= 3
+    if chroma and not halves and info.pix_fmt in formats:
+        return info.pix_fmt
+    return "yuv420p"
+
+
 def _same_file(a: Path, b: Path) -> bool:
     if a.resolve() == b.resolve():
         return True
@@ -127,20 +146,24 @@ def stylize_video(
     codec: str = "libx264",
     crf: int | None = 18,
     preset: str | None = None,
-    pix_fmt: str = "yuv420p",
+    pix_fmt: str | None = None,
     temporal: TemporalBlend | None = None,
     resume: bool = False,
     progress: bool = True,
     segment_frames: int = 600,
     measure_flicker: bool = False,
     resume_key: str = "",
+    allow_truncated: bool = False,
 ) -> VideoReport:
     """Stylise every frame of ``src`` with ``stylize_batch`` and write ``dst``.
 
     Kept from the source: frame count, frame rate and timestamps (variable frame rate too),
     duration, audio (copied where the container allows, else transcoded), rotation, colour
-    range and colour tags. Odd sizes are padded to even where the codec needs it (see
-    :mod:`restyle.video.writer`).
+    range and colour tags. Odd sizes are kept where the codec can code them (see
+    :func:`choose_pix_fmt`); where a 4:2:0 format forces even sizes the frames are padded by one
+    row/column and a warning says so. A source that decodes to fewer frames than its header lists
+    (a truncated file) is an error unless ``allow_truncated``, which writes the decoded frames
+    with a warning.
 
     Args:
         src: Source video; never modified.
@@ -151,19 +174,23 @@ def stylize_video(
         codec: Video encoder: libx264 (default), libx265, libvpx-vp9, libsvtav1, h264_nvenc.
         crf: Constant quality (lower is better); ``None`` for the encoder's default.
         preset: Encoder speed preset (e.g. ``"veryfast"``); ``None`` for its default.
-        pix_fmt: Encoded pixel format; ``"yuv444p"`` keeps odd sizes exact with libx264.
+        pix_fmt: Encoded pixel format; ``None`` picks one (:func:`choose_pix_fmt`);
+            ``"yuv444p"`` keeps odd sizes exact with libx264.
         temporal: Motion-aware temporal blend against flicker; ``None`` for none.
         resume: Continue an interrupted run from its finished segments.
         progress: Show a progress bar (frames, frames/s, ETA) on standard error.
         segment_frames: Frames per segment, the unit of work kept on interruption.
         measure_flicker: Compute the flicker metric of the stylised frames.
         resume_key: Anything else that must match for a resume (e.g. the model's file).
+        allow_truncated: Write what decodes from a truncated source (warning with the counts)
+            instead of raising :class:`InvalidVideoError`.
 
     Returns:
         What was done.
 
     Raises:
-        InvalidVideoError: ``src`` is not a readable video or has no frames.
+        InvalidVideoError: ``src`` is not a readable video, has no frames, or is truncated
+            (without ``allow_truncated``; the decoded frames are kept for ``resume=True``).
         ConfigError: Bad argument, ``dst`` is ``src``, or unfinished parts without ``resume``.
         BackendError: ``stylize_batch`` broke its contract or failed.
         DependencyError: PyAV is missing (``pip install 'restyle[video]'``).
@@ -186,7 +213,9 @@ def stylize_video(
         raise ConfigError(f"output {dst_path} is the input: the input is never overwritten; "
                           "choose another output path")
     info = probe_video(src_path)
+    remove_stale_temps(dst_path.parent)  # a killed run's half-joined output
     width, height = output_size(info, size)
+    pix_fmt = pix_fmt or choose_pix_fmt(info, codec, width, height)
     settings = EncodeSettings(
         codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, width=width, height=height,
         fps=info.fps, time_base=info.time_base, rotation=info.rotation,
@@ -195,6 +224,11 @@ def stylize_video(
         sample_aspect_ratio=info.sample_aspect_ratio,
     )
     settings.check()
+    if settings.encoded_size != (width, height):
+        enc_w, enc_h = settings.encoded_size
+        log.warning("%s: %dx%d frames are padded to %dx%d (%s with %s needs even sizes); pass "
+                    "--pix-fmt yuv444p (pix_fmt=\"yuv444p\") or --codec libvpx-vp9 to keep "
+                    "the size", src_path.name, width, height, enc_w, enc_h, pix_fmt, codec)
     job = {"source": source_identity(src_path), "encode": settings.as_dict(),
            "temporal": asdict(temporal) if temporal else None, "key": resume_key}
     store = PartsStore(dst_path, job=job, resume=resume)
@@ -213,6 +247,15 @@ def stylize_video(
             store.remove()
         raise
     seconds = time.monotonic() - began
+    if store.segments and store.done < info.frame_count:
+        what = (f"{src_path} is truncated or damaged: its header lists {info.frame_count} "
+                f"frames, {store.done} could be decoded")
+        if not allow_truncated:
+            raise InvalidVideoError(
+                f"{what}; the decoded frames are kept in {store.dir}: run again with --resume "
+                "--allow-truncated (resume=True, allow_truncated=True) to write them, or repair "
+                "the source with ffmpeg")
+        log.warning("%s: writing the %d decoded frames (allow_truncated)", what, store.done)
     if not store.segments:
         store.remove()
         raise InvalidVideoError(f"{src_path} yielded no video frames: pass a non-empty video")

@@ -55,6 +55,7 @@ class VideoInfo:
         codec: Name of the video codec.
         sample_aspect_ratio: Pixel aspect ratio, ``None`` when square or unknown.
         audio: The audio streams.
+        pix_fmt: Pixel format of the decoded frames (e.g. ``yuv420p``; ``""`` when unknown).
     """
 
     path: Path
@@ -72,6 +73,7 @@ class VideoInfo:
     codec: str
     sample_aspect_ratio: Fraction | None
     audio: tuple[AudioInfo, ...]
+    pix_fmt: str = ""
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -196,4 +198,5 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             codec=stream.codec_context.name,
             sample_aspect_ratio=Fraction(sar) if sar and sar != 1 else None,
             audio=audio,
+            pix_fmt=first.format.name if first.format is not None else "",
         )

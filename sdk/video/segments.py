@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -73,12 +74,15 @@ class PartsStore:
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"{manifest} cannot be read ({exc}): delete {self.dir} to "
                                   "start over") from exc
+            if not isinstance(data, dict):
+                raise ConfigError(f"{manifest} is damaged (not a JSON object): delete {self.dir} "
+                                  "to start over")
             if data.get("version") != _VERSION or data.get("job") != self.job:
                 raise ConfigError(
                     f"{self.dir} was made from another source or with other settings: run with "
                     "the same settings to resume, or delete that folder to start over"
                 )
-            self.segments = [Segment(**s) for s in data["segments"]]
+            self.segments = _read_segments(data.get("segments"), manifest, dst.suffix)
             for s in self.segments:
                 if not (self.dir / s.file).is_file():
                     raise ConfigError(f"{self.dir / s.file} is missing: delete {self.dir} to "
@@ -156,6 +160,39 @@ class PartsStore:
     def remove(self) -> None:
         """Delete the parts folder (after the final output is in place)."""
         shutil.rmtree(self.dir, ignore_errors=False)
+
+
+_SEGMENT_NAME = re.compile(r"^seg-\d{5}\.[A-Za-z0-9]+$")
+
+
+def _read_segments(raw: object, manifest: Path, suffix: str) -> list[Segment]:
+    """The manifest's segment list, checked: plain ``seg-NNNNN`` file names inside the parts
+    folder (never a path elsewhere) and consecutive frame ranges.
+
+    Raises:
+        ConfigError: Naming what is wrong; the fix is to delete the parts folder.
+    """
+    def damaged(why: str) -> ConfigError:
+        return ConfigError(f"{manifest} is damaged ({why}): delete {manifest.parent} to start "
+                           "over")
+
+    if not isinstance(raw, list):
+        raise damaged("no segment list")
+    segments: list[Segment] = []
+    for entry in raw:
+        if not isinstance(entry, dict) or set(entry) != {"file", "first", "frames"}:
+            raise damaged(f"segment entry {entry!r} needs exactly file, first and frames")
+        name, first, frames = entry["file"], entry["first"], entry["frames"]
+        if not isinstance(name, str) or not _SEGMENT_NAME.match(name) \
+                or not name.endswith(suffix):
+            raise damaged(f"segment file {name!r} is not a seg-NNNNN{suffix} name in the folder")
+        done = sum(s.frames for s in segments)
+        if (not isinstance(first, int) or isinstance(first, bool) or first != done
+                or not isinstance(frames, int) or isinstance(frames, bool) or frames < 1):
+            raise damaged(f"segment {name} has frames {first!r}+{frames!r}, expected to start "
+                          f"at {done}")
+        segments.append(Segment(file=name, first=first, frames=frames))
+    return segments
 
 
 def source_identity(path: Path) -> dict[str, Any]:

@@ -90,7 +90,11 @@ def test_openvino_equals_ort_cpu(tiny_model: Path, batch_size: int) -> None:
         try:
             hint = "THROUGHPUT" if batch_size > 1 else "LATENCY"
             assert hint in ov_backend.info.detail
-            assert _max_diff(ov_backend.run(batch), cpu.run(batch)) <= 1
+            # OpenVINO runs bf16 by default on AMX CPUs: the tolerance follows the precision
+            # the plugin actually compiled for (f32: rounding only).
+            compiled = str(ov_backend._compiled.get_property("INFERENCE_PRECISION_HINT"))
+            tolerance = 1 if "f32" in compiled else 6
+            assert _max_diff(ov_backend.run(batch), cpu.run(batch)) <= tolerance, compiled
         finally:
             ov_backend.close()
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from restyle import Stylizer
 from restyle.cli.main import main
-from restyle.errors import ConfigError, OutputError
+from restyle.errors import ConfigError
 from restyle.images import load_image
 
 
@@ -120,16 +120,17 @@ def test_folder_shows_progress(tiny_model: Path, photo: np.ndarray, tmp_path: Pa
     assert "stylize" in err and "100%" in err and "5/5" in err
 
 
-def test_write_failure_on_the_writer_thread_is_raised(tiny_model: Path, photo: np.ndarray,
-                                                      tmp_path: Path) -> None:
+def test_write_failure_is_recorded_for_its_item_and_the_job_goes_on(
+        tiny_model: Path, photo: np.ndarray, tmp_path: Path) -> None:
     src, dst = tmp_path / "in", tmp_path / "out"
     _photos(src, photo)
     (dst / "sub").mkdir(parents=True)
     (dst / "sub" / "deep").write_text("a file where an output folder must go")
-    with Stylizer(tiny_model, backend="ort_cpu", batch_size=1) as st, \
-            pytest.raises(OutputError, match="deep"):
-        st.stylize_folder(src, dst, progress=False)
-    assert (dst / "a.png").is_file()  # written before the failure, kept
+    with Stylizer(tiny_model, backend="ort_cpu", batch_size=1) as st:
+        report = st.stylize_folder(src, dst, progress=False)
+    assert (dst / "a.png").is_file()
+    failed = {p.name: reason for p, reason in report.failed}
+    assert "cannot write" in failed["d.png"] and "deep" in failed["d.png"]
     assert not [p for p in dst.rglob("*") if p.name.startswith(".")]
 
 

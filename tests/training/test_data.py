@@ -27,7 +27,7 @@ def test_missing_style_file(tmp_path: Path) -> None:
 def test_text_file_named_jpg(tmp_path: Path) -> None:
     path = tmp_path / "art.jpg"
     path.write_text("not an image at all")
-    with pytest.raises(InvalidImageError, match=r"art\.jpg.*not a readable image"):
+    with pytest.raises(InvalidImageError, match=r"art\.jpg.*not an image file"):
         load_style_image(path, short_side=64)
 
 
@@ -66,8 +66,39 @@ def test_16_bit_is_scaled_not_clipped(tmp_path: Path) -> None:
         assert img.mode.startswith("I")
     rgb = load_rgb(path)
     assert rgb.min() == 0.0 and rgb.max() == pytest.approx(1.0)
-    assert rgb[24, 24, 0] == pytest.approx(ramp[24, 24] / 65535, abs=1e-6)
-    assert len(np.unique(rgb[..., 0])) > 1000  # not collapsed to a few 8-bit levels or clipped
+    assert rgb[24, 24, 0] == pytest.approx(ramp[24, 24] / 65535, abs=0.5 / 255)
+    assert len(np.unique(rgb[..., 0])) == 256  # every 8-bit level used: scaled, not clipped
+
+
+@pytest.mark.parametrize(("mode", "values", "expected"), [
+    ("I;16", np.array([[0, 65535]]), [0, 255]),
+    ("I", np.array([[0, 255]]), [0, 255]),          # 8-bit values in a 32-bit mode
+    ("I", np.array([[0, 65535]]), [0, 255]),        # 16-bit values
+    ("F", np.array([[0.0, 1.0]]), [0, 255]),        # 0–1 floats
+    ("F", np.array([[0.0, 255.0]]), [0, 255]),      # 0–255 floats
+    ("RGBA", None, None),
+])
+def test_training_decodes_exactly_as_the_runtime(tmp_path: Path, mode: str,
+                                                 values: np.ndarray | None,
+                                                 expected: list[int] | None) -> None:
+    from restyle.images import prepare
+
+    if values is None:
+        img = Image.new("RGBA", (2, 1), (200, 40, 10, 128))
+    else:
+        dtype = np.float32 if mode == "F" else (np.uint16 if mode == "I;16" else np.int32)
+        img = Image.fromarray(values.astype(dtype))
+        assert img.mode == mode
+    path = tmp_path / "x.tif"
+    img.save(path)
+    runtime = prepare(path)
+    rgb = load_rgb(path)
+    if runtime.alpha is None:
+        np.testing.assert_array_equal(np.rint(rgb * 255).astype(np.uint8), runtime.rgb)
+        assert runtime.rgb[0, :, 0].tolist() == expected  # the range is measured, not assumed
+    else:  # training composites the same pixels over white
+        a = runtime.alpha[..., None] / 255.0
+        np.testing.assert_allclose(rgb, runtime.rgb / 255.0 * a + (1 - a), atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["P", "CMYK", "LA", "1"])

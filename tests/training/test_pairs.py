@@ -176,10 +176,13 @@ def test_a_restyle_model_renders_pairs_for_distillation(tmp_path: Path) -> None:
     photo = _photo(3)
     with ModelEffect("sunset") as teacher:
         root = write_effect_pairs(tmp_path / "distil", effect=teacher, photos={"a": photo})
+        own = teacher(photo).astype(int)  # on the backend the teacher picked ("auto")
+    target = np.asarray(Image.open(root / "target" / "a.png")).astype(int)
+    np.testing.assert_array_equal(target, own)  # exactly the teacher's output, losslessly kept
     with Stylizer("sunset", backend="ort_cpu") as st:
         expected = np.asarray(st(photo)).astype(int)
-    target = np.asarray(Image.open(root / "target" / "a.png")).astype(int)
-    assert np.abs(target - expected).max() <= 2  # the teacher's output (backend rounding aside)
+    # Against another backend only a loose bound holds: OpenVINO runs bf16 on AMX CPUs.
+    assert np.abs(target - expected).mean() <= 2
     content = tmp_path / "photos"
     content.mkdir()
     Image.fromarray(photo).save(content / "p.png")

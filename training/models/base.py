@@ -7,6 +7,8 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
+from restyle.errors import ConfigError
+
 PaddingMode = Literal["zeros", "reflect"]
 
 __all__ = [
@@ -17,6 +19,21 @@ __all__ = [
     "UpsampleConvLayer",
     "to_unit_range",
 ]
+
+
+#: Largest generator ``width`` (channels at full resolution) and residual ``blocks`` accepted:
+#: far above any useful style network, far below what would exhaust a machine's memory.
+MAX_WIDTH = 512
+MAX_BLOCKS = 64
+
+
+def _bounded(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"generator {name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"generator {name}={value} is outside {low}..{high}: choose a value "
+                          "in that range (the architecture's default suits most styles)")
+    return value
 
 
 class Generator(nn.Module):
@@ -33,10 +50,10 @@ class Generator(nn.Module):
 
     def __init__(self, width: int, blocks: int) -> None:
         super().__init__()
-        if width < 1 or blocks < 0:
-            raise ValueError(f"width must be ≥ 1 and blocks ≥ 0, got {width=} {blocks=}")
-        self.width = int(width)
-        self.blocks = int(blocks)
+        # The one check of a generator's size, whoever asks for it: the CLI, a checkpoint, or
+        # the arch_config of an ONNX file being re-exported. It runs before any weight exists.
+        self.width = _bounded("width", width, 1, MAX_WIDTH)
+        self.blocks = _bounded("blocks", blocks, 0, MAX_BLOCKS)
 
     def config(self) -> dict[str, Any]:
         """Constructor keyword arguments that rebuild this architecture."""
