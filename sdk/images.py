@@ -22,6 +22,7 @@ float in [0, 1]              the same float dtype and channel count as above
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from restyle.errors import InvalidImageError, OutputError
+from restyle.errors import ImageTooLargeError, InvalidImageError, OutputError
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageInput",
     "Prepared",
+    "decode_image",
+    "encode_image",
     "load_image",
     "prepare",
     "restore",
@@ -105,17 +108,64 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise InvalidImageError(f"{p} is a folder, not an image: pass an image file "
                                 "(stylize_folder takes folders)")
     try:
-        with Image.open(p) as img:
-            img.load()
-            return _upright(img)
+        return _decode(p, str(p), max_pixels=None)
     except FileNotFoundError as exc:
         raise InvalidImageError(f"image file {p} does not exist: check the path") from exc
+
+
+def decode_image(data: bytes, *, max_pixels: int | None = None,
+                 name: str = "upload") -> Image.Image:
+    """Decode an encoded image (any format Pillow reads) from memory, upright.
+
+    The declared size is checked against ``max_pixels`` before any pixel is decoded, so a small
+    file that claims a huge canvas (a decompression bomb) costs nothing.
+
+    Args:
+        data: The file's bytes.
+        max_pixels: Largest ``width × height`` accepted (None: Pillow's own limit).
+        name: What to call the image in messages.
+
+    Returns:
+        The decoded PIL image.
+
+    Raises:
+        ImageTooLargeError: The image declares more than ``max_pixels`` pixels.
+        InvalidImageError: Empty, not an image, or corrupt.
+
+    Example:
+        >>> import io
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGB", (4, 3)).save(buf, format="PNG")
+        >>> decode_image(buf.getvalue()).size
+        (4, 3)
+    """
+    if not data:
+        raise InvalidImageError(f"{name} is empty (0 bytes): send the image file's bytes")
+    return _decode(io.BytesIO(data), name, max_pixels=max_pixels)
+
+
+def _decode(source: Path | io.BytesIO, name: str, *, max_pixels: int | None) -> Image.Image:
+    """Open, check the declared size, decode fully and turn upright; Pillow's errors translated."""
+    try:
+        with Image.open(source) as img:
+            w, h = img.size
+            if max_pixels is not None and w * h > max_pixels:
+                raise ImageTooLargeError(
+                    f"{name} is {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,}: "
+                    "send a smaller image (or raise the limit)")
+            img.load()
+            return _upright(img)
     except UnidentifiedImageError as exc:
-        raise InvalidImageError(f"{p} is not an image file Pillow can read (wrong format or not an "
-                                "image): pass a PNG, JPEG, TIFF, WebP or BMP file") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidImageError(f"{p} is corrupt or truncated ({exc}): re-export or replace the "
-                                "file") from exc
+        raise InvalidImageError(f"{name} is not an image file Pillow can read (wrong format or "
+                                "not an image): pass a PNG, JPEG, TIFF, WebP or BMP file") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{name} is too large to decode safely ({exc}): send a smaller "
+                                 "image") from exc
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImageError(f"{name} is corrupt or truncated ({exc}): re-export or replace "
+                                "the file") from exc
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -253,6 +303,29 @@ _SAVE_OPTIONS: dict[str, dict[str, int]] = {
 }
 
 
+def _for_format(image: Image.Image, fmt: str | None) -> Image.Image:
+    """``image`` in a mode ``fmt`` can store (JPEG and BMP have no alpha)."""
+    if fmt in ("JPEG", "BMP") and image.mode in ("RGBA", "LA", "P"):
+        return image.convert("RGB")
+    if fmt in ("PNG", "WEBP") and image.mode == "CMYK":
+        return image.convert("RGB")
+    return image
+
+
+def encode_image(image: Image.Image, fmt: str) -> bytes:
+    """``image`` encoded as ``fmt`` (``"PNG"``, ``"JPEG"``, ``"WEBP"`` ...) with the options
+    :func:`save_image` uses.
+
+    Example:
+        >>> encode_image(Image.new("RGB", (4, 3)), "PNG")[:4]
+        b'\\x89PNG'
+    """
+    name = fmt.upper()
+    buf = io.BytesIO()
+    _for_format(image, name).save(buf, format=name, **_SAVE_OPTIONS.get(name, {}))
+    return buf.getvalue()
+
+
 def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
     """Save ``image`` to ``path`` in the format its suffix names (alpha dropped for JPEG).
 
@@ -261,8 +334,7 @@ def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
     """
     p = Path(path)
     fmt = Image.registered_extensions().get(p.suffix.lower())
-    if fmt in ("JPEG", "BMP") and image.mode in ("RGBA", "LA", "P"):
-        image = image.convert("RGB")
+    image = _for_format(image, fmt)
     options = _SAVE_OPTIONS.get(fmt or "", {})
     try:
         image.save(p, format=fmt, **options)

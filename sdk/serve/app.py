@@ -1,0 +1,386 @@
+"""The ASGI application: the page, the HTTP API, the camera WebSocket and the metrics.
+
+Routes:
+
+* ``GET /`` the page (plain HTML, JS and CSS from this package; no build step, no CDN);
+  ``GET /docs`` the API reference rendered from ``GET /openapi.json``.
+* ``POST /v1/stylize`` image bytes in (the body, or one file of a multipart form), image out.
+* ``GET /v1/styles``, ``GET /healthz``, ``GET /metrics`` (Prometheus text).
+* ``WS /v1/camera`` camera frames in (JPEG/PNG/WebP bytes), stylised JPEG frames out.
+
+Every image request is admitted first (at most ``max_queue`` at once, else 503 with
+``Retry-After``), then read (413 over the upload limit), decoded (413 over the pixel limit, 400
+when not an image), stylised in a batch shared with concurrent requests, and encoded; all of it
+within ``timeout_s`` (else 504). Shutting down (SIGINT / SIGTERM to uvicorn) stops admitting,
+answers what was admitted, then releases the models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match
+
+from restyle import postprocess
+from restyle._version import __version__
+from restyle.errors import ConfigError, ImageTooLargeError, InvalidImageError, RestyleError
+from restyle.serve.batcher import BatcherClosedError
+from restyle.serve.config import ServeConfig
+from restyle.serve.metrics import CONTENT_TYPE, Metrics
+from restyle.serve.models import ModelPool, UnknownModelError
+from restyle.serve.uploads import FORMATS, OutputFormat, TooLargeError, decode, finish, read_body
+
+__all__ = ["Admission", "create_app"]
+
+log = logging.getLogger("restyle.serve")
+
+RETRY_AFTER_S = 1
+#: Largest camera frame message in bytes (a 1280×720 JPEG is far smaller).
+CAMERA_MAX_BYTES = 4 * 1024 * 1024
+
+
+def static_dir() -> Path:
+    """The folder of the page's files (``index.html``, ``app.js``, ``style.css``, ``docs.html``)."""
+    return Path(str(resources.files("restyle.serve") / "static"))
+
+
+@dataclass
+class Admission:
+    """At most ``limit`` requests at once; closed while shutting down."""
+
+    limit: int
+    active: int = 0
+    closed: bool = False
+    on_change: Callable[[int], None] | None = field(default=None, repr=False)
+
+    def enter(self) -> bool:
+        """Admit one request, or return False (full or closed)."""
+        if self.closed or self.active >= self.limit:
+            return False
+        self.active += 1
+        if self.on_change is not None:
+            self.on_change(self.active)
+        return True
+
+    def leave(self) -> None:
+        """One admitted request is answered."""
+        self.active -= 1
+        if self.on_change is not None:
+            self.on_change(self.active)
+
+
+def _busy(message: str) -> HTTPException:
+    return HTTPException(status_code=503, detail=message,
+                         headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+class Server:
+    """What one app holds: settings, models, executors, admission and metrics."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.infer = ThreadPoolExecutor(1, thread_name_prefix="restyle-infer")
+        self.io = ThreadPoolExecutor(2, thread_name_prefix="restyle-io")
+        self.admission = Admission(config.max_queue, on_change=self.metrics.in_flight.set)
+        self.pool: ModelPool | None = None
+
+    def models(self) -> ModelPool:
+        if self.pool is None:  # pragma: no cover - the lifespan creates it before any request
+            raise RuntimeError("the server has not started")
+        return self.pool
+
+    async def start(self) -> None:
+        m = self.metrics
+        self.pool = ModelPool(self.config, self.infer,
+                              on_batch=lambda name, n: m.batch_size.labels(style=name).observe(n))
+        m.queue_depth.set_function(lambda: self.pool.waiting if self.pool else 0)
+        await self.pool.batcher(None)  # the default model loads before the first request
+
+    async def stop(self) -> None:
+        self.admission.closed = True
+        if self.pool is not None:
+            await self.pool.close()
+        self.io.shutdown(wait=True)
+        self.infer.shutdown(wait=True)
+        log.info("restyle serve: stopped after finishing every admitted request")
+
+    async def run_io(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.io, fn, *args)
+
+    async def stylize_bytes(self, data: bytes, *, style: str, strength: float,
+                            preserve_color: bool, fmt: str, max_pixels: int) -> bytes:
+        """Decode, stylise in a shared batch, post-process and encode one image."""
+        prepared = await self.run_io(decode, data, max_pixels)
+        batcher = await self.models().batcher(style)
+        output = await batcher.stylize(prepared.rgb)
+
+        def encode() -> bytes:
+            return finish(output, prepared, strength=strength, preserve_color=preserve_color,
+                          fmt=fmt)
+
+        result: bytes = await self.run_io(encode)
+        return result
+
+
+def _route_name(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", request.url.path))
+    return "unmatched"
+
+
+def create_app(config: ServeConfig | None = None, *,
+               on_ready: Callable[[], None] | None = None) -> FastAPI:
+    """The ``restyle serve`` application (run it with uvicorn).
+
+    Args:
+        config: Server settings (default: every installed style, automatic backend).
+        on_ready: Called once the default model is loaded and requests are answered.
+
+    Returns:
+        A FastAPI app; its models load when it starts (ASGI lifespan).
+
+    Raises:
+        ConfigError: A setting is out of range.
+
+    Example:
+        >>> import uvicorn
+        >>> from restyle.serve import ServeConfig, create_app
+        >>> app = create_app(ServeConfig(models=("ink",), max_batch=8))  # doctest: +SKIP
+        >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+    """
+    server = Server(config or ServeConfig())
+    cfg = server.config
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await server.start()
+        if on_ready is not None:
+            on_ready()
+        yield
+        await server.stop()
+
+    app = FastAPI(
+        title="restyle",
+        version=__version__,
+        description=(
+            "Fast style transfer over HTTP. `POST /v1/stylize` takes an image (any format "
+            "restyle reads) and returns it stylised; concurrent requests are batched into one "
+            "backend call. The page at `/` tries styles in the browser, with a live camera mode."
+        ),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.server = server
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+
+    @app.middleware("http")
+    async def count(request: Request,
+                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = _route_name(request)
+        if route not in ("/metrics", "/static"):
+            server.metrics.observe_request(route, response.status_code,
+                                           time.perf_counter() - start)
+        return response
+
+    @app.exception_handler(RestyleError)
+    async def restyle_error(request: Request, exc: RestyleError) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(static_dir() / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return FileResponse(static_dir() / "docs.html")
+
+    @app.get("/healthz", summary="Liveness and load",
+             responses={503: {"description": "shutting down"}})
+    async def healthz() -> JSONResponse:
+        """`ok` while the server admits requests, with the admitted and waiting counts."""
+        pool = server.models()
+        body = {"status": "draining" if server.admission.closed else "ok",
+                "in_flight": server.admission.active, "waiting": pool.waiting,
+                "max_queue": cfg.max_queue,
+                "loaded": [n for n in pool.entries if pool.stylizer(n) is not None]}
+        return JSONResponse(body, status_code=503 if server.admission.closed else 200)
+
+    @app.get("/v1/styles", summary="The styles this server offers")
+    async def styles() -> dict[str, Any]:
+        """Each style's name (what `style=` takes), description and generator; the default
+        style and the one the camera uses (a `realtime` generator when there is one)."""
+        pool = server.models()
+        return {
+            "default": pool.default,
+            "camera": _camera_default(pool),
+            "styles": [{"name": e.name, "description": e.description, "arch": e.arch}
+                       for e in pool.entries.values()],
+        }
+
+    @app.get("/metrics", summary="Prometheus metrics",
+             response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE: {}}}})
+    async def metrics() -> Response:
+        """Requests and errors by route and code, latency histogram, batch-size histogram,
+        queue depth, requests in flight, rejections by reason, camera frames."""
+        return Response(server.metrics.render(), media_type=CONTENT_TYPE)
+
+    image_types = {t: {"schema": {"type": "string", "format": "binary"}}
+                   for t in ("image/jpeg", "image/png", "image/webp", "image/*",
+                             "application/octet-stream")}
+    form = {"multipart/form-data": {"schema": {
+        "type": "object", "properties": {"image": {"type": "string", "format": "binary"}}}}}
+
+    @app.post(
+        "/v1/stylize",
+        summary="Stylise one image",
+        response_class=Response,
+        openapi_extra={"requestBody": {"required": True, "content": {**image_types, **form}}},
+        responses={
+            200: {"content": {media: {} for _, media in FORMATS.values()},
+                  "description": "the stylised image, in `format`"},
+            400: {"description": "the body is not an image restyle can read"},
+            404: {"description": "no such style: see `GET /v1/styles`"},
+            413: {"description": "over the upload size or pixel limit"},
+            503: {"description": "too many requests at once; retry after `Retry-After` s"},
+            504: {"description": "not finished within the server's per-request timeout"},
+        },
+    )
+    async def stylize(
+        request: Request,
+        style: Annotated[str | None, Query(description="style name (default: the server's "
+                                                       "first)")] = None,
+        strength: Annotated[float, Query(ge=0.0, le=1.0, description="0 keeps the input, 1 "
+                                                                     "is the full style")] = 1.0,
+        preserve_color: Annotated[bool, Query(description="keep the input's colours, restyle "
+                                                          "only its luminance")] = False,
+        format: Annotated[OutputFormat, Query(description="output image format")] = "png",
+    ) -> Response:
+        """Send the image as the body (`curl --data-binary @photo.jpg`) or as one file of a
+        multipart form (`curl -F image=@photo.jpg`). Images in any format restyle reads; alpha
+        is kept for PNG and WebP. Concurrent requests of the same image size share one backend
+        call."""
+        if not server.admission.enter():
+            server.metrics.rejected.labels(reason="queue_full").inc()
+            raise _busy("shutting down" if server.admission.closed else
+                        f"{cfg.max_queue} requests are in progress: retry in a moment")
+        try:
+            try:
+                entry = server.models().entry(style)
+            except UnknownModelError as exc:
+                raise HTTPException(404, str(exc)) from exc
+            try:
+                data = await read_body(request, cfg.max_upload_bytes)
+                async with asyncio.timeout(cfg.timeout_s):
+                    body = await server.stylize_bytes(
+                        data, style=entry.name, strength=postprocess.check_strength(strength),
+                        preserve_color=preserve_color, fmt=format, max_pixels=cfg.max_pixels)
+            except (TooLargeError, ImageTooLargeError) as exc:
+                server.metrics.rejected.labels(reason="too_large").inc()
+                raise HTTPException(413, str(exc)) from exc
+            except (InvalidImageError, ConfigError) as exc:
+                server.metrics.rejected.labels(reason="bad_image").inc()
+                raise HTTPException(400, str(exc)) from exc
+            except TimeoutError as exc:
+                server.metrics.rejected.labels(reason="timeout").inc()
+                raise HTTPException(504, f"not finished within {cfg.timeout_s:g} s: retry "
+                                         "later or send a smaller image") from exc
+            except BatcherClosedError as exc:
+                raise _busy("shutting down") from exc
+            return Response(body, media_type=FORMATS[format][1],
+                             headers={"X-Restyle-Style": entry.name})
+        finally:
+            server.admission.leave()
+
+    @app.websocket("/v1/camera")
+    async def camera(ws: WebSocket, style: str | None = None, strength: float = 1.0,
+                     preserve_color: bool = False) -> None:
+        """Binary messages in (one encoded frame each), binary JPEG frames out, one answer per
+        frame in order; a text message `{"style": ..., "strength": ..., "preserve_color": ...}`
+        changes the settings; problems come back as text `{"error": ...}`."""
+        await ws.accept()
+        pool = server.models()
+        settings: dict[str, Any] = {"style": style or _camera_default(pool),
+                                    "strength": strength, "preserve_color": preserve_color}
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("text") is not None:
+                    await ws.send_text(json.dumps(_update(settings, message["text"], pool)))
+                    continue
+                reply = await _camera_frame(server, message.get("bytes") or b"", settings)
+                if isinstance(reply, bytes):
+                    await ws.send_bytes(reply)
+                else:
+                    await ws.send_text(json.dumps(reply))
+        except WebSocketDisconnect:
+            return
+
+    return app
+
+
+def _camera_default(pool: ModelPool) -> str:
+    realtime = [e.name for e in pool.entries.values() if e.arch == "realtime"]
+    return "ink" if "ink" in realtime else (realtime[0] if realtime else pool.default)
+
+
+def _update(settings: dict[str, Any], text: str, pool: ModelPool) -> dict[str, Any]:
+    """Apply a camera settings message; the reply to send back."""
+    try:
+        change = json.loads(text)
+        if not isinstance(change, dict):
+            raise ValueError("not an object")
+        new = {**settings, **{k: v for k, v in change.items() if k in settings}}
+        pool.entry(str(new["style"]))
+        new["strength"] = postprocess.check_strength(float(new["strength"]))
+        new["preserve_color"] = bool(new["preserve_color"])
+    except (ValueError, TypeError) as exc:
+        return {"error": f"settings not changed: {exc}"}
+    settings.update(new)
+    return {"settings": settings}
+
+
+async def _camera_frame(server: Server, data: bytes,
+                        settings: dict[str, Any]) -> bytes | dict[str, Any]:
+    """One stylised JPEG frame, or the error to send instead."""
+    if len(data) > CAMERA_MAX_BYTES:
+        return {"error": f"frame of {len(data):,} bytes is over {CAMERA_MAX_BYTES:,}"}
+    if not server.admission.enter():
+        server.metrics.rejected.labels(reason="queue_full").inc()
+        return {"error": "busy", "retry_after_ms": 200}
+    try:
+        async with asyncio.timeout(server.config.timeout_s):
+            out = await server.stylize_bytes(
+                data, style=settings["style"], strength=settings["strength"],
+                preserve_color=settings["preserve_color"], fmt="jpeg",
+                max_pixels=server.config.camera_max_pixels)
+    except InvalidImageError as exc:
+        return {"error": str(exc)}
+    except (TimeoutError, BatcherClosedError) as exc:
+        return {"error": f"frame dropped: {exc or 'timeout'}"}
+    finally:
+        server.admission.leave()
+    server.metrics.camera_frames.labels(style=settings["style"]).inc()
+    return out

@@ -1,0 +1,120 @@
+"""Request bodies in, images out: the size limit, multipart forms, decoding and encoding.
+
+Decoding is :func:`restyle.images.decode_image` with the server's pixel limit (checked on the
+declared size, before any pixel is decoded); the stylised image comes back through the same
+post-processing and :func:`restyle.images.restore` as ``Stylizer``'s own results, so the server's
+answer equals ``Stylizer(image, strength=..., preserve_color=...)`` for the same image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from restyle import postprocess
+from restyle.errors import InvalidImageError
+from restyle.images import Prepared, decode_image, encode_image, prepare, restore
+
+__all__ = ["FORMATS", "OutputFormat", "TooLargeError", "decode", "finish", "read_body"]
+
+OutputFormat = Literal["png", "jpeg", "webp"]
+
+#: Output format → (Pillow format, media type).
+FORMATS: dict[str, tuple[str, str]] = {
+    "png": ("PNG", "image/png"),
+    "jpeg": ("JPEG", "image/jpeg"),
+    "webp": ("WEBP", "image/webp"),
+}
+
+#: A body over the limit is still read (and dropped) up to this many times the limit, so the
+#: client gets its 413 instead of a broken connection; beyond that the connection is closed.
+_DRAIN_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class TooLargeError(Exception):
+    """A request body over the upload limit."""
+
+    size: int
+    limit: int
+
+    def __str__(self) -> str:
+        return (f"upload is over the limit of {self.limit:,} bytes (at least {self.size:,} "
+                "sent): send a smaller image")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes; a multipart form gives its first file.
+
+    Raises:
+        TooLargeError: More than ``limit`` bytes.
+        InvalidImageError: A multipart form without a file.
+    """
+    declared = request.headers.get("content-length", "")
+    size = 0
+    chunks: list[bytes] = []
+    over = declared.isdigit() and int(declared) > limit
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            over = True
+        if over:
+            if size > _DRAIN_FACTOR * limit:
+                break
+            continue
+        chunks.append(chunk)
+    if over:
+        raise TooLargeError(max(size, int(declared) if declared.isdigit() else 0), limit)
+    body = b"".join(chunks)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await _first_file(request, body)
+    return body
+
+
+async def _first_file(request: Request, body: bytes) -> bytes:
+    async def stream() -> AsyncIterator[bytes]:
+        yield body
+
+    parser = MultiPartParser(request.headers, stream(), max_files=1, max_fields=16,
+                             max_part_size=len(body) + 1)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidImageError(f"the multipart form cannot be read ({exc.message}): send one "
+                                "file field, or the image bytes as the body") from exc
+    try:
+        for _, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                return await value.read()
+    finally:
+        await form.close()
+    raise InvalidImageError("the multipart form has no file: send the image as a file field "
+                            "(curl -F image=@photo.jpg) or as the body (--data-binary)")
+
+
+def decode(data: bytes, max_pixels: int) -> Prepared:
+    """Decode an upload into the model's input (RGB uint8 plus what is needed to restore it).
+
+    Raises:
+        ImageTooLargeError: More than ``max_pixels`` pixels declared.
+        InvalidImageError: Empty, not an image, or corrupt.
+    """
+    return prepare(decode_image(data, max_pixels=max_pixels))
+
+
+def finish(output: NDArray[np.uint8], prepared: Prepared, *, strength: float,
+           preserve_color: bool, fmt: str) -> bytes:
+    """Post-process the model's output as ``Stylizer`` does and encode it as ``fmt``."""
+    rgb = postprocess.apply(output, prepared.rgb, strength=strength, keep_color=preserve_color)
+    image = restore(prepared, rgb)
+    if not isinstance(image, Image.Image):  # pragma: no cover - decoded uploads are PIL
+        image = Image.fromarray(np.asarray(image))
+    return encode_image(image, FORMATS[fmt][0])
