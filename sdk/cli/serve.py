@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import socket
 
 from restyle.cli.registry import command
-
-log = logging.getLogger("restyle.cli")
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -39,35 +35,15 @@ def _configure(p: argparse.ArgumentParser) -> None:
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
     from restyle._optional import require
-    from restyle.errors import ConfigError
 
-    uvicorn = require("uvicorn", purpose="restyle serve")
-    from restyle.serve import ServeConfig, create_app
-    from restyle.serve.models import installed_models
+    require("uvicorn", purpose="restyle serve")
+    from restyle.serve import ServeConfig
+    from restyle.serve.runner import serve
 
     config = ServeConfig(models=tuple(args.model or ()), backend=args.backend,
                          threads=args.threads, max_batch=args.max_batch,
                          max_wait_ms=args.max_wait_ms, max_queue=args.max_queue,
                          max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
                          max_pixels=args.max_pixels, timeout_s=args.timeout)
-    names = [e.name for e in installed_models(config.models)]  # bad --model fails before binding
-    try:
-        sock = socket.create_server((args.host, args.port),
-                                    family=socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({exc}): choose another "
-                          "--port (0 picks a free one) or --host") from exc
-    host, port = sock.getsockname()[:2]
-    shown = "localhost" if host in ("127.0.0.1", "::1") else (f"[{host}]" if ":" in host else host)
-
-    def ready() -> None:
-        log.info("restyle serve: open http://%s:%d/ (API docs at /docs); styles: %s; Ctrl-C "
-                 "stops after answering the requests already accepted", shown, port,
-                 ", ".join(names))
-
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(config, on_ready=ready), log_level="warning",
-        timeout_graceful_shutdown=int(config.timeout_s) + 1, ws_max_size=8 * 1024 * 1024))
-    with sock:
-        server.run(sockets=[sock])
+    serve(config, host=args.host, port=args.port)
     return 0

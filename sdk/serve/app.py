@@ -41,7 +41,15 @@ from restyle.serve.batcher import BatcherClosedError
 from restyle.serve.config import ServeConfig
 from restyle.serve.metrics import CONTENT_TYPE, Metrics
 from restyle.serve.models import ModelPool, UnknownModelError
-from restyle.serve.uploads import FORMATS, OutputFormat, TooLargeError, decode, finish, read_body
+from restyle.stylizer import Stylizer
+from restyle.serve.uploads import (
+    FORMATS,
+    BodyReader,
+    OutputFormat,
+    TooLargeError,
+    decode,
+    finish,
+)
 
 __all__ = ["Admission", "create_app"]
 
@@ -222,7 +230,8 @@ def create_app(config: ServeConfig | None = None, *,
         body = {"status": "draining" if server.admission.closed else "ok",
                 "in_flight": server.admission.active, "waiting": pool.waiting,
                 "max_queue": cfg.max_queue,
-                "loaded": [n for n in pool.entries if pool.stylizer(n) is not None]}
+                "loaded": {n: _backend(st) for n in pool.entries
+                           if (st := pool.stylizer(n)) is not None}}
         return JSONResponse(body, status_code=503 if server.admission.closed else 200)
 
     @app.get("/v1/styles", summary="The styles this server offers")
@@ -280,37 +289,38 @@ def create_app(config: ServeConfig | None = None, *,
         multipart form (`curl -F image=@photo.jpg`). Images in any format restyle reads; alpha
         is kept for PNG and WebP. Concurrent requests of the same image size share one backend
         call."""
+        reading = BodyReader(request, cfg.max_upload_bytes)
         if not server.admission.enter():
             server.metrics.rejected.labels(reason="queue_full").inc()
+            await reading.discard()
             raise _busy("shutting down" if server.admission.closed else
                         f"{cfg.max_queue} requests are in progress: retry in a moment")
         try:
-            try:
-                entry = server.models().entry(style)
-            except UnknownModelError as exc:
-                raise HTTPException(404, str(exc)) from exc
-            try:
-                data = await read_body(request, cfg.max_upload_bytes)
-                async with asyncio.timeout(cfg.timeout_s):
-                    body = await server.stylize_bytes(
-                        data, style=entry.name, strength=postprocess.check_strength(strength),
-                        preserve_color=preserve_color, fmt=format, max_pixels=cfg.max_pixels)
-            except (TooLargeError, ImageTooLargeError) as exc:
-                server.metrics.rejected.labels(reason="too_large").inc()
-                raise HTTPException(413, str(exc)) from exc
-            except (InvalidImageError, ConfigError) as exc:
-                server.metrics.rejected.labels(reason="bad_image").inc()
-                raise HTTPException(400, str(exc)) from exc
-            except TimeoutError as exc:
-                server.metrics.rejected.labels(reason="timeout").inc()
-                raise HTTPException(504, f"not finished within {cfg.timeout_s:g} s: retry "
-                                         "later or send a smaller image") from exc
-            except BatcherClosedError as exc:
-                raise _busy("shutting down") from exc
+            entry = server.models().entry(style)
+            async with asyncio.timeout(cfg.timeout_s):
+                data = await reading.read()
+                body = await server.stylize_bytes(
+                    data, style=entry.name, strength=postprocess.check_strength(strength),
+                    preserve_color=preserve_color, fmt=format, max_pixels=cfg.max_pixels)
             return Response(body, media_type=FORMATS[format][1],
-                             headers={"X-Restyle-Style": entry.name})
+                            headers={"X-Restyle-Style": entry.name})
+        except UnknownModelError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except (TooLargeError, ImageTooLargeError) as exc:
+            server.metrics.rejected.labels(reason="too_large").inc()
+            raise HTTPException(413, str(exc)) from exc
+        except (InvalidImageError, ConfigError) as exc:
+            server.metrics.rejected.labels(reason="bad_image").inc()
+            raise HTTPException(400, str(exc)) from exc
+        except TimeoutError as exc:
+            server.metrics.rejected.labels(reason="timeout").inc()
+            raise HTTPException(504, f"not finished within {cfg.timeout_s:g} s: retry later "
+                                     "or send a smaller image") from exc
+        except BatcherClosedError as exc:
+            raise _busy("shutting down") from exc
         finally:
             server.admission.leave()
+            await reading.discard()  # an answer before the whole body: read the rest first
 
     @app.websocket("/v1/camera")
     async def camera(ws: WebSocket, style: str | None = None, strength: float = 1.0,
@@ -339,6 +349,11 @@ def create_app(config: ServeConfig | None = None, *,
             return
 
     return app
+
+
+def _backend(st: Stylizer) -> dict[str, str]:
+    info = st.info
+    return {"backend": info.backend, "precision": info.precision, "device": info.device}
 
 
 def _camera_default(pool: ModelPool) -> str:

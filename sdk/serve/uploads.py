@@ -8,6 +8,7 @@ answer equals ``Stylizer(image, strength=..., preserve_color=...)`` for the same
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
@@ -23,7 +24,7 @@ from restyle import postprocess
 from restyle.errors import InvalidImageError
 from restyle.images import Prepared, decode_image, encode_image, prepare, restore
 
-__all__ = ["FORMATS", "OutputFormat", "TooLargeError", "decode", "finish", "read_body"]
+__all__ = ["FORMATS", "BodyReader", "OutputFormat", "TooLargeError", "decode", "finish"]
 
 OutputFormat = Literal["png", "jpeg", "webp"]
 
@@ -51,32 +52,66 @@ class TooLargeError(Exception):
                 "sent): send a smaller image")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, at most ``limit`` bytes; a multipart form gives its first file.
+class BodyReader:
+    """Reads one request's body: at most ``limit`` bytes, and a multipart form's first file.
 
-    Raises:
-        TooLargeError: More than ``limit`` bytes.
-        InvalidImageError: A multipart form without a file.
+    When the answer is known before the body is read (503, 404, 413), :meth:`discard` reads and
+    drops the rest (up to a few times the limit, for a few seconds), so the client receives the
+    answer instead of a connection reset.
     """
-    declared = request.headers.get("content-length", "")
-    size = 0
-    chunks: list[bytes] = []
-    over = declared.isdigit() and int(declared) > limit
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            over = True
+
+    def __init__(self, request: Request, limit: int) -> None:
+        self._request = request
+        self._limit = limit
+        self._done = False
+
+    async def read(self) -> bytes:
+        """The body (the file, for a multipart form).
+
+        Raises:
+            TooLargeError: More than ``limit`` bytes.
+            InvalidImageError: A multipart form without a file.
+        """
+        request, limit = self._request, self._limit
+        declared = request.headers.get("content-length", "")
+        size = 0
+        chunks: list[bytes] = []
+        over = declared.isdigit() and int(declared) > limit
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                over = True
+            if over:
+                if size > _DRAIN_FACTOR * limit:
+                    break
+                continue
+            chunks.append(chunk)
+        else:
+            self._done = True
         if over:
-            if size > _DRAIN_FACTOR * limit:
-                break
-            continue
-        chunks.append(chunk)
-    if over:
-        raise TooLargeError(max(size, int(declared) if declared.isdigit() else 0), limit)
-    body = b"".join(chunks)
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return await _first_file(request, body)
-    return body
+            raise TooLargeError(max(size, int(declared) if declared.isdigit() else 0), limit)
+        body = b"".join(chunks)
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return await _first_file(request, body)
+        return body
+
+    async def discard(self, timeout: float = 5.0) -> None:
+        """Read and drop what is left of the body (bounded in size and time)."""
+        if self._done:
+            return
+        self._done = True
+        size = 0
+        try:
+            async with asyncio.timeout(timeout):
+                while size <= _DRAIN_FACTOR * self._limit:
+                    message = await self._request.receive()
+                    if message["type"] != "http.request":
+                        return  # the client is gone
+                    size += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return
+        except TimeoutError:
+            return  # the connection closes instead
 
 
 async def _first_file(request: Request, body: bytes) -> bytes:

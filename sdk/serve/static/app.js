@@ -5,7 +5,8 @@
 const $ = (id) => document.getElementById(id);
 const state = window.restyle = {
   styles: [], cameraStyle: null, file: null, result: null, results: 0, seq: 0,
-  camera: { frames: 0, fps: 0, lastSent: null, lastReceived: null, running: false },
+  camera: { frames: 0, fps: 0, lastSent: null, lastReceived: null, pair: null,
+            running: false },
 };
 
 function setStatus(text, error = false) {
@@ -127,6 +128,7 @@ async function onCameraMessage(event) {
     return;
   }
   const blob = event.data;
+  cam.pair = { sent: cam.lastSent, received: blob };  // one frame in flight: this answers it
   sendFrame();                              // one frame in flight: the next goes out now
   const bitmap = await createImageBitmap(blob);
   $("live").getContext("2d").drawImage(bitmap, 0, 0, $("live").width, $("live").height);

@@ -1,0 +1,74 @@
+"""Run the app with uvicorn on a socket of our own: a clear "open ..." line once the models are
+loaded, and SIGINT / SIGTERM end the command normally after the admitted requests are answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from restyle.errors import ConfigError
+from restyle.serve.app import create_app
+from restyle.serve.config import ServeConfig
+from restyle.serve.models import installed_models
+
+__all__ = ["serve"]
+
+log = logging.getLogger("restyle.serve")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Like uvicorn's, without re-raising the signal at the end: a stop is a normal exit."""
+        stops = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def serve(config: ServeConfig, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve ``config``'s models on ``host:port`` until SIGINT or SIGTERM.
+
+    Args:
+        config: Server settings.
+        host: Address to bind (loopback by default: this machine only).
+        port: Port (0: a free one; the "open ..." line says which).
+
+    Raises:
+        ConfigError: The address cannot be bound.
+        ModelFormatError: A model is neither a bundled style nor a model file.
+
+    Example:
+        >>> serve(ServeConfig(models=("ink",)), port=8000)  # doctest: +SKIP
+        restyle serve: open http://localhost:8000/ ...
+    """
+    names = [e.name for e in installed_models(config.models)]  # bad models fail before binding
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc}): choose another --port "
+                          "(0 picks a free one) or --host") from exc
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = ("localhost" if bound_host in ("127.0.0.1", "::1")
+             else f"[{bound_host}]" if ":" in bound_host else bound_host)
+
+    def ready() -> None:
+        log.info("restyle serve: open http://%s:%d/ (API docs at /docs); styles: %s; Ctrl-C "
+                 "stops after answering the requests already accepted", shown, bound_port,
+                 ", ".join(names))
+
+    server = _Server(uvicorn.Config(
+        create_app(config, on_ready=ready), log_level="warning",
+        timeout_graceful_shutdown=int(config.timeout_s) + 1, ws_max_size=8 * 1024 * 1024))
+    with sock:
+        server.run(sockets=[sock])
