@@ -28,7 +28,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "fastapi": ("serve", "restyle serve"),
     "uvicorn": ("serve", "restyle serve"),
     "prometheus_client": ("serve", "restyle serve's metrics"),
-    "multipart": ("serve", "restyle serve's form uploads"),
+    "python_multipart": ("serve", "restyle serve's form uploads"),
 }
 
 

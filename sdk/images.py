@@ -161,7 +161,7 @@ def _decode(source: Path | io.BytesIO, name: str, *, max_pixels: int | None) -> 
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"{name} is too large to decode safely ({exc}): send a smaller "
                                  "image") from exc
-    except FileNotFoundError:
+    except (FileNotFoundError, InvalidImageError):
         raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImageError(f"{name} is corrupt or truncated ({exc}): re-export or replace "

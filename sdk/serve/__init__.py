@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from restyle._optional import require
 
-for _module in ("fastapi", "uvicorn", "prometheus_client", "multipart"):
+for _module in ("fastapi", "uvicorn", "prometheus_client", "python_multipart"):
     require(_module, purpose="restyle serve")
 
 from restyle.serve.app import create_app  # noqa: E402

@@ -93,3 +93,5 @@ def spawn_server(args: Sequence[str] = (), *, host: str = "127.0.0.1",
                 proc.kill()
                 proc.wait(10)
         reader.join(10)
+        if proc.stderr is not None:
+            proc.stderr.close()
