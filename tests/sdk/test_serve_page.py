@@ -13,9 +13,10 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from serve_helpers import ServerProcess, assert_close, decode, encode, photo, running_server
+from serve_helpers import ServerProcess, assert_close, decode, encode, running_server
 
 from restyle import Stylizer
+from restyle.samples import sample_photos
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -63,7 +64,8 @@ def _blob(page: Any, expression: str) -> bytes:
 
 def test_upload_slider_and_result(server: ServerProcess, browser: Any, shots: Path,
                                   tmp_path: Path) -> None:
-    img = photo((120, 160), seed=4)
+    with Image.open(sample_photos()[1]) as sample:  # a real photo, small enough to be quick
+        img = np.asarray(sample.convert("RGB").resize((160, 120)))
     src = tmp_path / "photo.png"
     src.write_bytes(encode(img))
     page = browser.new_page(viewport={"width": 1000, "height": 640})
@@ -109,8 +111,12 @@ def test_camera_receives_stylised_frames(server: ServerProcess, browser: Any,
     assert page.input_value("#style") == "ink"  # the realtime generator
     page.click("#camera-start")
     page.wait_for_function("window.restyle.camera.frames >= 5", timeout=120_000)
-    sent = decode(_blob(page, "window.restyle.camera.pair.sent"))
-    received = decode(_blob(page, "window.restyle.camera.pair.received"))
+    pair = page.evaluate("""async () => {
+        const p = window.restyle.camera.pair;  // one snapshot: the camera keeps running
+        const bytes = async (b) => Array.from(new Uint8Array(await b.arrayBuffer()));
+        return [await bytes(p.sent), await bytes(p.received)];
+    }""")
+    sent, received = (decode(bytes(b)) for b in pair)
     with Stylizer("ink", backend=_backend(server, "ink"), threads=1) as st:
         want = np.asarray(st(Image.fromarray(sent)))
     assert received.shape == (240, 320, 3)

@@ -29,10 +29,17 @@ async function loadStyles() {
   for (const s of body.styles) {
     const o = document.createElement("option");
     o.value = s.name;
-    o.textContent = s.description ? `${s.name} — ${s.description}` : s.name;
+    o.textContent = s.name;
+    o.title = s.description;
     select.append(o);
   }
   select.value = body.default;
+  describe();
+}
+
+function describe() {
+  const s = state.styles.find((x) => x.name === $("style").value);
+  $("about").textContent = s ? s.description : "";
 }
 
 // --- photo mode -------------------------------------------------------------------------------
@@ -191,6 +198,7 @@ function showMode(camera) {
   $("tab-photo").classList.toggle("active", !camera);
   $("tab-camera").classList.toggle("active", camera);
   if (camera && state.cameraStyle) $("style").value = state.cameraStyle;
+  describe();
   if (!camera) stopCamera();
 }
 
@@ -210,7 +218,7 @@ $("strength").addEventListener("input", () => {
   settingsChanged();
 });
 $("preserve").addEventListener("change", settingsChanged);
-$("style").addEventListener("change", settingsChanged);
+$("style").addEventListener("change", () => { describe(); settingsChanged(); });
 $("tab-photo").addEventListener("click", () => showMode(false));
 $("tab-camera").addEventListener("click", () => showMode(true));
 $("camera-start").addEventListener("click", startCamera);
