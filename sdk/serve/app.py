@@ -189,7 +189,9 @@ def create_app(config: ServeConfig | None = None, *,
         description=(
             "Fast style transfer over HTTP. `POST /v1/stylize` takes an image (any format "
             "restyle reads) and returns it stylised; concurrent requests are batched into one "
-            "backend call. The page at `/` tries styles in the browser, with a live camera mode."
+            "backend call. The page at `/` tries styles in the browser, with a live camera "
+            "mode over the WebSocket `/v1/camera` (binary frames in, stylised JPEG frames out; "
+            "query `style`, `strength`, `preserve_color`; a JSON text message changes them)."
         ),
         lifespan=lifespan,
         docs_url=None,
