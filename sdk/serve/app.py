@@ -105,6 +105,7 @@ class Server:
         self.io = ThreadPoolExecutor(2, thread_name_prefix="restyle-io")
         self.admission = Admission(config.max_queue, on_change=self.metrics.in_flight.set)
         self.pool: ModelPool | None = None
+        self.arriving = 0  # requests reading or decoding their image: a batch may wait for them
 
     def models(self) -> ModelPool:
         if self.pool is None:  # pragma: no cover - the lifespan creates it before any request
@@ -114,7 +115,8 @@ class Server:
     async def start(self) -> None:
         m = self.metrics
         self.pool = ModelPool(self.config, self.infer,
-                              on_batch=lambda name, n: m.batch_size.labels(style=name).observe(n))
+                              on_batch=lambda name, n: m.batch_size.labels(style=name).observe(n),
+                              arriving=lambda: self.arriving)
         m.queue_depth.set_function(lambda: self.pool.waiting if self.pool else 0)
         await self.pool.batcher(None)  # the default model loads before the first request
 
@@ -132,7 +134,11 @@ class Server:
     async def stylize_bytes(self, data: bytes, *, style: str, strength: float,
                             preserve_color: bool, fmt: str, max_pixels: int) -> bytes:
         """Decode, stylise in a shared batch, post-process and encode one image."""
-        prepared = await self.run_io(decode, data, max_pixels)
+        self.arriving += 1
+        try:
+            prepared = await self.run_io(decode, data, max_pixels)
+        finally:
+            self.arriving -= 1
         batcher = await self.models().batcher(style)
         output = await batcher.stylize(prepared.rgb)
 

@@ -5,7 +5,9 @@ loop takes the oldest waiting image, lets up to ``max_wait_ms`` pass for others 
 size** to arrive (the models are fully convolutional, so images are never resized or padded to
 share a batch: a batch is always one exact ``H×W``), and hands at most ``max_batch`` of them to
 :meth:`restyle.Stylizer.stylize_batch` in one call on the inference executor. Images of other
-sizes wait for a later batch; the oldest image always goes first, so none starves.
+sizes wait for a later batch; the oldest image always goes first, so none starves. The wait
+ends early when no other request is on its way (being read or decoded): then nothing but a new
+request could join, and a lone client is not made to wait.
 
 While a batch runs, new requests gather, so the next batch forms at once from them: under load
 batches grow by themselves, and a lone request waits at most ``max_wait_ms``.
@@ -59,6 +61,8 @@ class Batcher:
         max_batch: Largest batch.
         max_wait_ms: Longest the oldest image waits for others to join.
         on_batch: Called with each batch's size (metrics).
+        arriving: How many more images are on their way (being read or decoded); the wait for
+            company ends early when none is, since then only a new request could join.
 
     Example:
         >>> batcher = Batcher(st.stylize_batch, executor, max_batch=8,
@@ -68,12 +72,14 @@ class Batcher:
     """
 
     def __init__(self, run: RunBatch, executor: Executor, *, max_batch: int, max_wait_ms: float,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 on_batch: Callable[[int], None] | None = None,
+                 arriving: Callable[[], int] | None = None) -> None:
         self._run = run
         self._executor = executor
         self._max_batch = max(1, max_batch)
         self._max_wait = max(0.0, max_wait_ms) / 1000.0
         self._on_batch = on_batch
+        self._arriving = arriving
         self._jobs: deque[_Job] = deque()
         self._arrived = asyncio.Event()
         self._closing = False
@@ -146,7 +152,7 @@ class Batcher:
             while (not self._closing and not first.future.done()
                    and self._same_shape(first.shape) < self._max_batch):
                 remaining = deadline - loop.time()
-                if remaining <= 0:
+                if remaining <= 0 or (self._arriving is not None and self._arriving() == 0):
                     break
                 self._arrived.clear()
                 try:

@@ -69,13 +69,16 @@ class ModelPool:
         config: Server settings (backend, threads, batch limits).
         executor: Inference threads shared by every model.
         on_batch: Called with ``(model name, batch size)`` for each batch.
+        arriving: How many images are being read or decoded (see :class:`Batcher`).
     """
 
     def __init__(self, config: ServeConfig, executor: Executor,
-                 on_batch: Callable[[str, int], None] | None = None) -> None:
+                 on_batch: Callable[[str, int], None] | None = None,
+                 arriving: Callable[[], int] | None = None) -> None:
         self._config = config
         self._executor = executor
         self._on_batch = on_batch
+        self._arriving = arriving
         self.entries = {e.name: e for e in installed_models(config.models)}
         self.default = next(iter(self.entries))
         self._stylizers: dict[str, Stylizer] = {}
@@ -116,7 +119,8 @@ class ModelPool:
 
                 self._batchers[entry.name] = Batcher(
                     st.stylize_batch, self._executor, max_batch=self._config.max_batch,
-                    max_wait_ms=self._config.max_wait_ms, on_batch=report)
+                    max_wait_ms=self._config.max_wait_ms, on_batch=report,
+                    arriving=self._arriving)
             return self._batchers[entry.name]
 
     def stylizer(self, name: str) -> Stylizer | None:

@@ -186,3 +186,23 @@ def test_close_finishes_accepted_work_then_refuses() -> None:
 
     run(main())
     assert sum(len(x) for x in rec.batches) == 5
+
+
+def test_no_waiting_when_nothing_else_is_on_its_way() -> None:
+    rec = Recorder()
+    on_the_way = [2]
+
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            b = Batcher(rec, pool, max_batch=8, max_wait_ms=600_000, on_batch=None,
+                        arriving=lambda: on_the_way[0])
+            first = [asyncio.ensure_future(b.stylize(image(4, 4, v))) for v in range(2)]
+            await asyncio.sleep(0.05)
+            assert not any(f.done() for f in first)  # two more are being decoded: wait for them
+            on_the_way[0] = 0
+            late = asyncio.ensure_future(b.stylize(image(4, 4, 2)))  # the last one arrives
+            await asyncio.wait_for(asyncio.gather(*first, late), 60)  # a hang guard only
+            await b.close()
+
+    run(main())
+    assert [len(x) for x in rec.batches] == [3]
