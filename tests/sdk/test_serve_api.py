@@ -224,3 +224,14 @@ def test_bad_model_and_missing_extra_fail_clearly() -> None:
                        timeout=120, check=False)
     assert r.returncode == 2, r.stderr
     assert "pip install 'restyle[serve]'" in r.stderr
+
+
+def test_listening_socket_lets_asyncio_disable_nagle() -> None:
+    # asyncio sets TCP_NODELAY on accepted sockets only when the listener says IPPROTO_TCP;
+    # without it each response waited ~40 ms for the client's delayed ACK.
+    import socket
+
+    from restyle.serve.runner import _listen
+
+    with _listen("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP
