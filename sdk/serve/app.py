@@ -21,9 +21,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -106,6 +106,16 @@ class Server:
         self.admission = Admission(config.max_queue, on_change=self.metrics.in_flight.set)
         self.pool: ModelPool | None = None
         self.arriving = 0  # requests reading or decoding their image: a batch may wait for them
+        self.startup_error: BaseException | None = None
+
+    @contextmanager
+    def on_the_way(self) -> Iterator[None]:
+        """Count a request as arriving (reading or decoding) while the block runs."""
+        self.arriving += 1
+        try:
+            yield
+        finally:
+            self.arriving -= 1
 
     def models(self) -> ModelPool:
         if self.pool is None:  # pragma: no cover - the lifespan creates it before any request
@@ -134,11 +144,8 @@ class Server:
     async def stylize_bytes(self, data: bytes, *, style: str, strength: float,
                             preserve_color: bool, fmt: str, max_pixels: int) -> bytes:
         """Decode, stylise in a shared batch, post-process and encode one image."""
-        self.arriving += 1
-        try:
+        with self.on_the_way():
             prepared = await self.run_io(decode, data, max_pixels)
-        finally:
-            self.arriving -= 1
         batcher = await self.models().batcher(style)
         output = await batcher.stylize(prepared.rgb)
 
@@ -183,7 +190,11 @@ def create_app(config: ServeConfig | None = None, *,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await server.start()
+        try:
+            await server.start()
+        except BaseException as exc:
+            server.startup_error = exc  # raised again by whoever runs the app
+            raise
         if on_ready is not None:
             on_ready()
         yield
@@ -210,7 +221,12 @@ def create_app(config: ServeConfig | None = None, *,
     async def count(request: Request,
                     call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # a bug, not a client's mistake: logged here, answered with 500
+            log.exception("%s %s failed", request.method, request.url.path)
+            response = JSONResponse({"detail": "internal error: see the server's log"},
+                                    status_code=500)
         route = _route_name(request)
         if route not in ("/metrics", "/static"):
             server.metrics.observe_request(route, response.status_code,
@@ -306,7 +322,8 @@ def create_app(config: ServeConfig | None = None, *,
         try:
             entry = server.models().entry(style)
             async with asyncio.timeout(cfg.timeout_s):
-                data = await reading.read()
+                with server.on_the_way():
+                    data = await reading.read()
                 body = await server.stylize_bytes(
                     data, style=entry.name, strength=postprocess.check_strength(strength),
                     preserve_color=preserve_color, fmt=format, max_pixels=cfg.max_pixels)

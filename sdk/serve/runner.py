@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from restyle.errors import ConfigError
+from restyle.errors import ConfigError, RestyleError
 from restyle.serve.app import create_app
 from restyle.serve.config import ServeConfig
 from restyle.serve.models import installed_models
@@ -61,6 +61,7 @@ def serve(config: ServeConfig, *, host: str = "127.0.0.1", port: int = 8000) -> 
     Raises:
         ConfigError: The address cannot be bound.
         ModelFormatError: A model is neither a bundled style nor a model file.
+        RestyleError: The default model cannot be loaded on the backend asked for.
 
     Example:
         >>> serve(ServeConfig(models=("ink",)), port=8000)  # doctest: +SKIP
@@ -81,8 +82,19 @@ def serve(config: ServeConfig, *, host: str = "127.0.0.1", port: int = 8000) -> 
                  "stops after answering the requests already accepted", shown, bound_port,
                  ", ".join(names))
 
+    app = create_app(config, on_ready=ready)
     server = _Server(uvicorn.Config(
-        create_app(config, on_ready=ready), log_level="warning",
-        timeout_graceful_shutdown=int(config.timeout_s) + 1, ws_max_size=8 * 1024 * 1024))
+        app, log_level="critical",  # restyle logs what matters; uvicorn would repeat it
+        timeout_graceful_shutdown=int(config.timeout_s) + 1,
+        ws_max_size=8 * 1024 * 1024))
     with sock:
-        server.run(sockets=[sock])
+        try:
+            server.run(sockets=[sock])
+        except SystemExit:  # uvicorn's exit after a failed startup: say why instead
+            if app.state.server.startup_error is None:
+                raise
+    error = app.state.server.startup_error
+    if isinstance(error, RestyleError):
+        raise error  # a model that cannot load, a backend that cannot run: the CLI says why
+    if error is not None:
+        raise RestyleError(f"restyle serve could not start: {error!r}") from error

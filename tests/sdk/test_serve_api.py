@@ -217,6 +217,10 @@ def test_bad_model_and_missing_extra_fail_clearly() -> None:
     r = subprocess.run([sys.executable, "-m", "restyle", "serve", "--model", "no-such-style"],
                        capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2 and "no-such-style" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "restyle", "serve", "--model", "ink", "--port", "0",
+                        "--backend", "no-such-backend"],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and "no-such-backend" in r.stderr, r.stderr
     code = ("import sys; sys.modules['fastapi'] = None\n"
             "from restyle.cli.main import main\n"
             "sys.exit(main(['serve']))")
