@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -40,16 +39,14 @@ FORMATS: dict[str, tuple[str, str]] = {
 _DRAIN_FACTOR = 4
 
 
-@dataclass(frozen=True)
 class TooLargeError(Exception):
     """A request body over the upload limit."""
 
-    size: int
-    limit: int
-
-    def __str__(self) -> str:
-        return (f"upload is over the limit of {self.limit:,} bytes (at least {self.size:,} "
-                "sent): send a smaller image")
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"upload is over the limit of {limit:,} bytes (at least {size:,} sent): "
+                         "send a smaller image")
+        self.size = size
+        self.limit = limit
 
 
 class BodyReader:
