@@ -6,7 +6,7 @@ same meaning, the restyle error also subclasses it, so ``except ValueError`` kee
     RestyleError
     ├── ConfigError(ValueError)            an argument or configuration value is wrong
     ├── InvalidImageError(ValueError)      an image (file, array, PIL mode) cannot be used
-    │   └── ImageTooLargeError             more pixels than the decoder's limit (a decompression bomb)
+    │   └── ImageTooLargeError             more pixels than the decoder accepts (decompression bomb)
     ├── InvalidVideoError(ValueError)      a video file is corrupt, empty or not a video
     ├── ModelFormatError(ValueError)       a file is not a (readable) restyle model / checkpoint
     │   └── EngineMismatchError            an engine built for another TensorRT, GPU or model

@@ -41,7 +41,6 @@ from restyle.serve.batcher import BatcherClosedError
 from restyle.serve.config import ServeConfig
 from restyle.serve.metrics import CONTENT_TYPE, Metrics
 from restyle.serve.models import ModelPool, UnknownModelError
-from restyle.stylizer import Stylizer
 from restyle.serve.uploads import (
     FORMATS,
     BodyReader,
@@ -50,6 +49,7 @@ from restyle.serve.uploads import (
     decode,
     finish,
 )
+from restyle.stylizer import Stylizer
 
 __all__ = ["Admission", "create_app"]
 

@@ -52,5 +52,5 @@ def test_load_image_still_names_the_file(tmp_path: object) -> None:
 
     bad = Path(str(tmp_path)) / "broken.png"
     bad.write_bytes(b"junk")
-    with pytest.raises(InvalidImageError, match="broken.png"):
+    with pytest.raises(InvalidImageError, match=r"broken\.png"):
         load_image(bad)
