@@ -9,7 +9,7 @@ answer equals ``Stylizer(image, strength=..., preserve_color=...)`` for the same
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Literal
 
 import numpy as np
@@ -112,7 +112,7 @@ class BodyReader:
 
 
 async def _first_file(request: Request, body: bytes) -> bytes:
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
     parser = MultiPartParser(request.headers, stream(), max_files=1, max_fields=16,
