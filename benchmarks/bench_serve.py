@@ -1,12 +1,14 @@
 """``restyle serve`` under 1, 8 and 32 concurrent clients against the same images through
 ``Stylizer`` in-process, and the gain from batching across requests (on vs off), in one run.
 
-``make bench`` (``RESTYLE_BENCH=full``): bundled ``mosaic``, 256×256 PNG photos, 24 requests a
-client (at least 96 a case), server with ``--max-batch 8 --max-wait-ms 10`` (batching on) and
-``--max-batch 1`` (off), clients on httpx over loopback, every answer checked for status 200.
-The in-process baseline stylises the same decoded images one call each (what an application
-would do without a server). Throughput is requests/s over the whole case; latency is per
-request, p50 and p99. Smoke mode: ``ink``, 32×32, a few requests. Nothing here asserts a time.
+``make bench`` (``RESTYLE_BENCH=full``): bundled ``mosaic``, 256×256 PNG photos, 4 requests a
+client (at least 48 a case), two servers side by side, ``--max-batch 8 --max-wait-ms 10``
+(batching on) and ``--max-batch 1`` (off), clients on httpx over loopback, every answer checked
+for status 200. The in-process baseline stylises the same decoded images, one call each (what an
+application would do without a server), as many as the case sends. The cases run interleaved,
+twice, and each reports its better round, so a busy moment of a shared machine does not land on
+one side only. Throughput is requests/s over the case; latency is per request, p50 and p99.
+Smoke mode: ``ink``, 32×32, a few requests, one round. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from PIL import Image
 CLIENTS = [1, 8, 32]
 STYLE = "mosaic" if FULL else "ink"
 SIZE = 256 if FULL else 32
-PER_CLIENT = 24 if FULL else 2
-MIN_REQUESTS = 96 if FULL else 4
+PER_CLIENT = 4 if FULL else 2  # requests per client, and at least MIN_REQUESTS in a case
+MIN_REQUESTS = 48 if FULL else 4
+ROUNDS = 2 if FULL else 1  # the machine may be shared: each case's best round is reported
 
 
 def _photos(n: int) -> list[Image.Image]:
@@ -52,15 +55,19 @@ def _summary(latencies: list[float], wall: float) -> dict[str, float]:
             "p99_ms": float(np.percentile(ms, 99))}
 
 
+def _requests(clients: int) -> int:
+    return max(PER_CLIENT * clients, MIN_REQUESTS)
+
+
 def _load(url: str, bodies: list[bytes], clients: int) -> dict[str, float]:
     import httpx
 
-    per_client = max(PER_CLIENT, -(-MIN_REQUESTS // clients))
+    total = _requests(clients)
 
-    async def client(k: int, http: httpx.AsyncClient, out: list[float]) -> None:
-        for n in range(per_client):
+    async def client(k: int, http: httpx.AsyncClient, out: list[float], n: int) -> None:
+        for i in range(k, n, clients):  # the n requests shared round-robin by the clients
             start = time.perf_counter()
-            r = await http.post("/v1/stylize", content=bodies[(k + n) % len(bodies)],
+            r = await http.post("/v1/stylize", content=bodies[i % len(bodies)],
                                 params={"style": STYLE})
             out.append(time.perf_counter() - start)
             if r.status_code != 200:
@@ -69,29 +76,27 @@ def _load(url: str, bodies: list[bytes], clients: int) -> dict[str, float]:
     async def main() -> dict[str, float]:
         limits = httpx.Limits(max_connections=clients)
         async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as http:
-            warm: list[float] = []
-            await asyncio.gather(*(client(k, http, warm) for k in range(min(clients, 4))))
+            await asyncio.gather(*(client(k, http, [], clients) for k in range(clients)))
             latencies: list[float] = []
             start = time.perf_counter()
-            await asyncio.gather(*(client(k, http, latencies) for k in range(clients)))
+            await asyncio.gather(*(client(k, http, latencies, total) for k in range(clients)))
             return _summary(latencies, time.perf_counter() - start)
 
     return asyncio.run(main())
 
 
-def _in_process(images: list[Image.Image], backend: str, n: int) -> dict[str, float]:
-    from restyle import Stylizer
+def _in_process(st: Any, images: list[Image.Image], n: int) -> dict[str, float]:
+    latencies = []
+    start = time.perf_counter()
+    for i in range(n):
+        t = time.perf_counter()
+        st(images[i % len(images)])
+        latencies.append(time.perf_counter() - t)
+    return _summary(latencies, time.perf_counter() - start)
 
-    with Stylizer(STYLE, backend=backend) as st:
-        for img in images[:2]:
-            st(img)  # warm-up
-        latencies = []
-        start = time.perf_counter()
-        for i in range(n):
-            t = time.perf_counter()
-            st(images[i % len(images)])
-            latencies.append(time.perf_counter() - t)
-        return _summary(latencies, time.perf_counter() - start)
+
+def _best(a: dict[str, float] | None, b: dict[str, float]) -> dict[str, float]:
+    return b if a is None or b["rps"] > a["rps"] else a
 
 
 @pytest.mark.benchmark(group="serve")
@@ -105,32 +110,42 @@ def test_serve_vs_in_process(benchmark: Any) -> None:
     results: dict[str, dict[str, float]] = {}
 
     def measure() -> None:
-        backend = "auto"
-        for mode, batch in (("on", "8"), ("off", "1")):
-            with spawn_server(["--model", STYLE, "--max-batch", batch, "--max-wait-ms", "10",
-                               "--max-queue", "256"]) as srv:
-                with httpx.Client(base_url=srv.url, timeout=60) as c:
+        from restyle import Stylizer
+
+        args = ["--model", STYLE, "--max-wait-ms", "10", "--max-queue", "256"]
+        with spawn_server([*args, "--max-batch", "8"]) as on, \
+                spawn_server([*args, "--max-batch", "1"]) as off:
+            servers = {"on": on.url, "off": off.url}
+            for url in servers.values():
+                with httpx.Client(base_url=url, timeout=60) as c:
                     c.post("/v1/stylize", content=bodies[0])
                     backend = c.get("/healthz").json()["loaded"][STYLE]["backend"]
-                for clients in CLIENTS:
-                    results[f"serve_batch_{mode}_{clients}"] = _load(srv.url, bodies, clients)
-        results["in_process"] = _in_process(images, backend, MIN_REQUESTS)
+            with Stylizer(STYLE, backend=backend) as st:
+                for img in images[:2]:
+                    st(img)  # warm-up
+                # Cases interleaved, so a busy moment of the machine hits all of them alike.
+                for _ in range(ROUNDS):
+                    for clients in CLIENTS:
+                        for mode, url in servers.items():
+                            key = f"serve_batch_{mode}_{clients}"
+                            results[key] = _best(results.get(key), _load(url, bodies, clients))
+                        key = f"in_process_{clients}"
+                        results[key] = _best(results.get(key),
+                                             _in_process(st, images, _requests(clients)))
         benchmark.extra_info["backend"] = backend
 
     benchmark.pedantic(measure, rounds=1, iterations=1)
-    base = results["in_process"]
     lines = [f"restyle serve vs Stylizer in-process: {STYLE}, {SIZE}×{SIZE} PNG, backend "
-             f"{benchmark.extra_info['backend']}",
-             "| clients | batching | req/s | p50 ms | p99 ms | × in-process req/s | "
-             "batching gain |", "|---|---|---|---|---|---|---|"]
+             f"{benchmark.extra_info['backend']}, best of {ROUNDS} interleaved round(s)",
+             "| clients | requests | server batching on: req/s, p50, p99 ms | off: req/s, p50, "
+             "p99 ms | in-process: req/s, p50, p99 ms | on ÷ in-process | on ÷ off |",
+             "|---|---|---|---|---|---|---|"]
     for clients in CLIENTS:
         on, off = results[f"serve_batch_on_{clients}"], results[f"serve_batch_off_{clients}"]
-        for mode, r in (("on", on), ("off", off)):
-            gain = f"{on['rps'] / off['rps']:.2f}" if mode == "on" else ""
-            lines.append(f"| {clients} | {mode} | {r['rps']:.1f} | {r['p50_ms']:.0f} | "
-                         f"{r['p99_ms']:.0f} | {r['rps'] / base['rps']:.2f} | {gain} |")
-    lines.append(f"| in-process | one call per image | {base['rps']:.1f} | "
-                 f"{base['p50_ms']:.0f} | {base['p99_ms']:.0f} | 1.00 | |")
+        base = results[f"in_process_{clients}"]
+        cells = [f"{r['rps']:.1f}, {r['p50_ms']:.0f}, {r['p99_ms']:.0f}" for r in (on, off, base)]
+        lines.append(f"| {clients} | {_requests(clients)} | {' | '.join(cells)} | "
+                     f"{on['rps'] / base['rps']:.2f} | {on['rps'] / off['rps']:.2f} |")
     print("\n" + "\n".join(lines))
     for key, r in results.items():
         for stat, value in r.items():
