@@ -215,7 +215,8 @@ def create_app(config: ServeConfig | None = None, *,
         redoc_url=None,
     )
     app.state.server = server
-    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+    # follow_symlink: an editable install links each file; paths still cannot leave the folder.
+    app.mount("/static", StaticFiles(directory=static_dir(), follow_symlink=True), name="static")
 
     @app.middleware("http")
     async def count(request: Request,

@@ -141,6 +141,8 @@ def test_health_metrics_and_docs(client: httpx.Client) -> None:
     assert page.status_code == 200 and "openapi.json" in page.text
     for path in ("/", "/static/app.js", "/static/style.css"):
         assert client.get(path).status_code == 200, path
+    for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/../../styles/ink.onnx"):
+        assert client.get(path).status_code == 404, path  # nothing outside the page's folder
 
 
 class SlowBody:
