@@ -130,8 +130,12 @@ class Server:
         m.queue_depth.set_function(lambda: self.pool.waiting if self.pool else 0)
         await self.pool.batcher(None)  # the default model loads before the first request
 
-    async def stop(self) -> None:
+    def drain(self) -> None:
+        """Admit nothing new (503); what was admitted is still answered."""
         self.admission.closed = True
+
+    async def stop(self) -> None:
+        self.drain()
         if self.pool is not None:
             await self.pool.close()
         self.io.shutdown(wait=True)

@@ -8,7 +8,8 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -23,6 +24,15 @@ log = logging.getLogger("restyle.serve")
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Stop admitting at once (503, /healthz says draining), then uvicorn's graceful stop."""
+        self._on_stop()
+        super().handle_exit(sig, frame)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         """Like uvicorn's, without re-raising the signal at the end: a stop is a normal exit."""
@@ -86,7 +96,7 @@ def serve(config: ServeConfig, *, host: str = "127.0.0.1", port: int = 8000) -> 
     server = _Server(uvicorn.Config(
         app, log_level="critical",  # restyle logs what matters; uvicorn would repeat it
         timeout_graceful_shutdown=int(config.timeout_s) + 1,
-        ws_max_size=8 * 1024 * 1024))
+        ws_max_size=8 * 1024 * 1024), on_stop=app.state.server.drain)
     with sock:
         try:
             server.run(sockets=[sock])
