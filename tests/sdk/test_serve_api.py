@@ -25,6 +25,7 @@ from serve_helpers import (
 )
 
 from restyle import Stylizer
+from restyle.images import encode_image
 
 ARGS = ["--model", "ink", "--model", "mosaic", "--max-batch", "8", "--max-wait-ms", "20",
         "--max-upload-mb", "0.25", "--max-pixels", "1000000", "--threads", "1"]
@@ -241,3 +242,29 @@ def test_listening_socket_lets_asyncio_disable_nagle() -> None:
 
     with _listen("127.0.0.1", 0) as sock:
         assert sock.proto == socket.IPPROTO_TCP
+
+
+def test_camera_websocket_protocol(server: ServerProcess, client: httpx.Client) -> None:
+    import json
+
+    from websockets.sync.client import connect
+
+    url = server.url.replace("http://", "ws://") + "/v1/camera?strength=0.5"
+    img = photo((48, 64), seed=5)
+    with connect(url, max_size=None) as ws:
+        ws.send(b"not an image")
+        assert "not an image" in json.loads(ws.recv(timeout=120))["error"]
+        ws.send(json.dumps({"style": "../ink.onnx"}))
+        assert "settings not changed" in json.loads(ws.recv(timeout=60))["error"]
+        ws.send(json.dumps({"style": "mosaic", "strength": 2}))
+        assert "outside [0, 1]" in json.loads(ws.recv(timeout=60))["error"]
+        ws.send(json.dumps({"style": "mosaic", "preserve_color": True}))
+        assert json.loads(ws.recv(timeout=60))["settings"] == {
+            "style": "mosaic", "strength": 0.5, "preserve_color": True}
+        ws.send(encode(img))
+        frame = ws.recv(timeout=120)
+    assert isinstance(frame, bytes) and frame[:2] == b"\xff\xd8"  # a JPEG frame
+    with local(client, "mosaic") as st:
+        want = st(Image.fromarray(img), strength=0.5, preserve_color=True)
+    assert_close(decode(frame), decode(encode_image(want, "JPEG")), mean=1.5, worst=24)
+    assert 'restyle_camera_frames_total{style="mosaic"} 1.0' in client.get("/metrics").text
