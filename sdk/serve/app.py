@@ -18,18 +18,15 @@ answers what was admitted, then releases the models.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match
@@ -38,26 +35,19 @@ from restyle import postprocess
 from restyle._version import __version__
 from restyle.errors import ConfigError, ImageTooLargeError, InvalidImageError, RestyleError
 from restyle.serve.batcher import BatcherClosedError
+from restyle.serve.camera import add_camera_route, camera_default
 from restyle.serve.config import ServeConfig
-from restyle.serve.metrics import CONTENT_TYPE, Metrics
-from restyle.serve.models import ModelPool, UnknownModelError
-from restyle.serve.uploads import (
-    FORMATS,
-    BodyReader,
-    OutputFormat,
-    TooLargeError,
-    decode,
-    finish,
-)
+from restyle.serve.metrics import CONTENT_TYPE
+from restyle.serve.models import UnknownModelError
+from restyle.serve.server import Server
+from restyle.serve.uploads import FORMATS, BodyReader, OutputFormat, TooLargeError
 from restyle.stylizer import Stylizer
 
-__all__ = ["Admission", "create_app"]
+__all__ = ["create_app", "static_dir"]
 
 log = logging.getLogger("restyle.serve")
 
 RETRY_AFTER_S = 1
-#: Largest camera frame message in bytes (a 1280×720 JPEG is far smaller).
-CAMERA_MAX_BYTES = 4 * 1024 * 1024
 
 
 def static_dir() -> Path:
@@ -65,100 +55,9 @@ def static_dir() -> Path:
     return Path(str(resources.files("restyle.serve") / "static"))
 
 
-@dataclass
-class Admission:
-    """At most ``limit`` requests at once; closed while shutting down."""
-
-    limit: int
-    active: int = 0
-    closed: bool = False
-    on_change: Callable[[int], None] | None = field(default=None, repr=False)
-
-    def enter(self) -> bool:
-        """Admit one request, or return False (full or closed)."""
-        if self.closed or self.active >= self.limit:
-            return False
-        self.active += 1
-        if self.on_change is not None:
-            self.on_change(self.active)
-        return True
-
-    def leave(self) -> None:
-        """One admitted request is answered."""
-        self.active -= 1
-        if self.on_change is not None:
-            self.on_change(self.active)
-
-
 def _busy(message: str) -> HTTPException:
     return HTTPException(status_code=503, detail=message,
                          headers={"Retry-After": str(RETRY_AFTER_S)})
-
-
-class Server:
-    """What one app holds: settings, models, executors, admission and metrics."""
-
-    def __init__(self, config: ServeConfig) -> None:
-        self.config = config
-        self.metrics = Metrics()
-        self.infer = ThreadPoolExecutor(1, thread_name_prefix="restyle-infer")
-        self.io = ThreadPoolExecutor(2, thread_name_prefix="restyle-io")
-        self.admission = Admission(config.max_queue, on_change=self.metrics.in_flight.set)
-        self.pool: ModelPool | None = None
-        self.arriving = 0  # requests reading or decoding their image: a batch may wait for them
-        self.startup_error: BaseException | None = None
-
-    @contextmanager
-    def on_the_way(self) -> Iterator[None]:
-        """Count a request as arriving (reading or decoding) while the block runs."""
-        self.arriving += 1
-        try:
-            yield
-        finally:
-            self.arriving -= 1
-
-    def models(self) -> ModelPool:
-        if self.pool is None:  # pragma: no cover - the lifespan creates it before any request
-            raise RuntimeError("the server has not started")
-        return self.pool
-
-    async def start(self) -> None:
-        m = self.metrics
-        self.pool = ModelPool(self.config, self.infer,
-                              on_batch=lambda name, n: m.batch_size.labels(style=name).observe(n),
-                              arriving=lambda: self.arriving)
-        m.queue_depth.set_function(lambda: self.pool.waiting if self.pool else 0)
-        await self.pool.batcher(None)  # the default model loads before the first request
-
-    def drain(self) -> None:
-        """Admit nothing new (503); what was admitted is still answered."""
-        self.admission.closed = True
-
-    async def stop(self) -> None:
-        self.drain()
-        if self.pool is not None:
-            await self.pool.close()
-        self.io.shutdown(wait=True)
-        self.infer.shutdown(wait=True)
-        log.info("restyle serve: stopped after finishing every admitted request")
-
-    async def run_io(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.io, fn, *args)
-
-    async def stylize_bytes(self, data: bytes, *, style: str, strength: float,
-                            preserve_color: bool, fmt: str, max_pixels: int) -> bytes:
-        """Decode, stylise in a shared batch, post-process and encode one image."""
-        with self.on_the_way():
-            prepared = await self.run_io(decode, data, max_pixels)
-        batcher = await self.models().batcher(style)
-        output = await batcher.stylize(prepared.rgb)
-
-        def encode() -> bytes:
-            return finish(output, prepared, strength=strength, preserve_color=preserve_color,
-                          fmt=fmt)
-
-        result: bytes = await self.run_io(encode)
-        return result
 
 
 def _route_name(request: Request) -> str:
@@ -270,7 +169,7 @@ def create_app(config: ServeConfig | None = None, *,
         pool = server.models()
         return {
             "default": pool.default,
-            "camera": _camera_default(pool),
+            "camera": camera_default(pool),
             "styles": [{"name": e.name, "description": e.description, "arch": e.arch}
                        for e in pool.entries.values()],
         }
@@ -352,80 +251,10 @@ def create_app(config: ServeConfig | None = None, *,
             server.admission.leave()
             await reading.discard()  # an answer before the whole body: read the rest first
 
-    @app.websocket("/v1/camera")
-    async def camera(ws: WebSocket, style: str | None = None, strength: float = 1.0,
-                     preserve_color: bool = False) -> None:
-        """Binary messages in (one encoded frame each), binary JPEG frames out, one answer per
-        frame in order; a text message `{"style": ..., "strength": ..., "preserve_color": ...}`
-        changes the settings; problems come back as text `{"error": ...}`."""
-        await ws.accept()
-        pool = server.models()
-        settings: dict[str, Any] = {"style": style or _camera_default(pool),
-                                    "strength": strength, "preserve_color": preserve_color}
-        try:
-            while True:
-                message = await ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                if message.get("text") is not None:
-                    await ws.send_text(json.dumps(_update(settings, message["text"], pool)))
-                    continue
-                reply = await _camera_frame(server, message.get("bytes") or b"", settings)
-                if isinstance(reply, bytes):
-                    await ws.send_bytes(reply)
-                else:
-                    await ws.send_text(json.dumps(reply))
-        except WebSocketDisconnect:
-            return
-
+    add_camera_route(app, server)
     return app
 
 
 def _backend(st: Stylizer) -> dict[str, str]:
     info = st.info
     return {"backend": info.backend, "precision": info.precision, "device": info.device}
-
-
-def _camera_default(pool: ModelPool) -> str:
-    realtime = [e.name for e in pool.entries.values() if e.arch == "realtime"]
-    return "ink" if "ink" in realtime else (realtime[0] if realtime else pool.default)
-
-
-def _update(settings: dict[str, Any], text: str, pool: ModelPool) -> dict[str, Any]:
-    """Apply a camera settings message; the reply to send back."""
-    try:
-        change = json.loads(text)
-        if not isinstance(change, dict):
-            raise ValueError("not an object")
-        new = {**settings, **{k: v for k, v in change.items() if k in settings}}
-        pool.entry(str(new["style"]))
-        new["strength"] = postprocess.check_strength(float(new["strength"]))
-        new["preserve_color"] = bool(new["preserve_color"])
-    except (ValueError, TypeError) as exc:
-        return {"error": f"settings not changed: {exc}"}
-    settings.update(new)
-    return {"settings": settings}
-
-
-async def _camera_frame(server: Server, data: bytes,
-                        settings: dict[str, Any]) -> bytes | dict[str, Any]:
-    """One stylised JPEG frame, or the error to send instead."""
-    if len(data) > CAMERA_MAX_BYTES:
-        return {"error": f"frame of {len(data):,} bytes is over {CAMERA_MAX_BYTES:,}"}
-    if not server.admission.enter():
-        server.metrics.rejected.labels(reason="queue_full").inc()
-        return {"error": "busy", "retry_after_ms": 200}
-    try:
-        async with asyncio.timeout(server.config.timeout_s):
-            out = await server.stylize_bytes(
-                data, style=settings["style"], strength=settings["strength"],
-                preserve_color=settings["preserve_color"], fmt="jpeg",
-                max_pixels=server.config.camera_max_pixels)
-    except InvalidImageError as exc:
-        return {"error": str(exc)}
-    except (TimeoutError, BatcherClosedError) as exc:
-        return {"error": f"frame dropped: {exc or 'timeout'}"}
-    finally:
-        server.admission.leave()
-    server.metrics.camera_frames.labels(style=settings["style"]).inc()
-    return out

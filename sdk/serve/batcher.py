@@ -13,7 +13,7 @@ While a batch runs, new requests gather, so the next batch forms at once from th
 batches grow by themselves, and a lone request waits at most ``max_wait_ms``.
 
 There is no queue of its own to grow without bound: the server admits at most ``max_queue``
-requests at once (:class:`restyle.serve.app.Admission`) and answers 503 beyond that.
+requests at once (:class:`restyle.serve.server.Admission`) and answers 503 beyond that.
 """
 
 from __future__ import annotations
