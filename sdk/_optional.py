@@ -25,6 +25,10 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "matplotlib": ("dev", "benchmark plots"),
     "ray": ("ray", "Ray Data batch inference"),
     "tritonclient": ("triton", "Triton model configuration"),
+    "fastapi": ("serve", "restyle serve"),
+    "uvicorn": ("serve", "restyle serve"),
+    "prometheus_client": ("serve", "restyle serve's metrics"),
+    "python_multipart": ("serve", "restyle serve's form uploads"),
 }
 
 

@@ -6,6 +6,7 @@ same meaning, the restyle error also subclasses it, so ``except ValueError`` kee
     RestyleError
     ├── ConfigError(ValueError)            an argument or configuration value is wrong
     ├── InvalidImageError(ValueError)      an image (file, array, PIL mode) cannot be used
+    │   └── ImageTooLargeError             more pixels than the decoder accepts (decompression bomb)
     ├── InvalidVideoError(ValueError)      a video file is corrupt, empty or not a video
     ├── ModelFormatError(ValueError)       a file is not a (readable) restyle model / checkpoint
     │   └── EngineMismatchError            an engine built for another TensorRT, GPU or model
@@ -33,6 +34,7 @@ __all__ = [
     "DependencyError",
     "EngineMismatchError",
     "ExportError",
+    "ImageTooLargeError",
     "InvalidImageError",
     "InvalidVideoError",
     "ModelFormatError",
@@ -53,6 +55,10 @@ class ConfigError(RestyleError, ValueError):
 
 class InvalidImageError(RestyleError, ValueError):
     """An image cannot be read or converted (corrupt file, unsupported mode/dtype, bad shape)."""
+
+
+class ImageTooLargeError(InvalidImageError):
+    """An encoded image declares more pixels than the decoder accepts (a decompression bomb)."""
 
 
 class InvalidVideoError(RestyleError, ValueError):

@@ -26,6 +26,7 @@ images through :func:`to_rgb` too.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from restyle.errors import InvalidImageError, OutputError
+from restyle.errors import ImageTooLargeError, InvalidImageError, OutputError
 
 log = logging.getLogger("restyle.images")
 
@@ -44,6 +45,8 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ImageInput",
     "Prepared",
+    "decode_image",
+    "encode_image",
     "load_image",
     "prepare",
     "restore",
@@ -115,29 +118,76 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise InvalidImageError(f"{p} is a folder, not an image: pass an image file "
                                 "(stylize_folder takes folders)")
     try:
-        with Image.open(p) as img:
+        return _decode(p, str(p), max_pixels=None)
+    except FileNotFoundError as exc:
+        raise InvalidImageError(f"image file {p} does not exist: check the path") from exc
+
+
+def decode_image(data: bytes, *, max_pixels: int | None = None,
+                 name: str = "upload") -> Image.Image:
+    """Decode an encoded image (any format Pillow reads) from memory, upright.
+
+    The declared size is checked against ``max_pixels`` before any pixel is decoded, so a small
+    file that claims a huge canvas (a decompression bomb) costs nothing.
+
+    Args:
+        data: The file's bytes.
+        max_pixels: Largest ``width × height`` accepted (None: Pillow's own limit).
+        name: What to call the image in messages.
+
+    Returns:
+        The decoded PIL image.
+
+    Raises:
+        ImageTooLargeError: The image declares more than ``max_pixels`` pixels.
+        InvalidImageError: Empty, not an image, or corrupt.
+
+    Example:
+        >>> import io
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGB", (4, 3)).save(buf, format="PNG")
+        >>> decode_image(buf.getvalue()).size
+        (4, 3)
+    """
+    if not data:
+        raise InvalidImageError(f"{name} is empty (0 bytes): send the image file's bytes")
+    return _decode(io.BytesIO(data), name, max_pixels=max_pixels)
+
+
+def _decode(source: Path | io.BytesIO, name: str, *, max_pixels: int | None) -> Image.Image:
+    """Open, check the declared size, decode fully and turn upright; Pillow's errors translated."""
+    try:
+        with Image.open(source) as img:
+            w, h = img.size
+            if max_pixels is not None and w * h > max_pixels:
+                raise ImageTooLargeError(
+                    f"{name} is {w}×{h} = {w * h:,} pixels, over the limit of {max_pixels:,}: "
+                    "send a smaller image (or raise the limit)")
             img.load()
             frames = int(getattr(img, "n_frames", 1))
             if frames > 1:
                 log.warning("%s holds %d frames: only the first is used (for all of them, "
-                            "`restyle video %s OUT.mp4`)", p, frames, p)
+                            "`restyle video %s OUT.mp4`)", name, frames, name)
                 img.seek(0)
                 return _upright(img.copy())  # a frame of its own: the file closes here
             return _upright(img)
-    except FileNotFoundError as exc:
-        raise InvalidImageError(f"image file {p} does not exist: check the path") from exc
     except UnidentifiedImageError as exc:
-        if p.stat().st_size == 0:
-            raise InvalidImageError(f"{p} is empty (0 bytes): replace it with the image it "
+        if isinstance(source, Path) and source.stat().st_size == 0:
+            raise InvalidImageError(f"{name} is empty (0 bytes): replace it with the image it "
                                     "should hold") from exc
-        raise InvalidImageError(f"{p} is not an image file Pillow can read (wrong format or not an "
-                                "image): pass a PNG, JPEG, TIFF, WebP or BMP file") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidImageError(f"{p} is corrupt or truncated ({exc}): re-export or replace the "
-                                "file") from exc
+        raise InvalidImageError(f"{name} is not an image file Pillow can read (wrong format or "
+                                "not an image): pass a PNG, JPEG, TIFF, WebP or BMP file") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{name} is too large to decode safely ({exc}): send a smaller "
+                                 "image") from exc
+    except (FileNotFoundError, InvalidImageError):
+        raise
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImageError(f"{name} is corrupt or truncated ({exc}): re-export or replace "
+                                "the file") from exc
     except Exception as exc:  # a decoder's own failure on a malformed file (struct, index …)
-        raise InvalidImageError(f"{p} cannot be decoded ({type(exc).__name__}: {exc}): the file "
-                                "is malformed; re-export or replace it") from exc
+        raise InvalidImageError(f"{name} cannot be decoded ({type(exc).__name__}: {exc}): the "
+                                "file is malformed; re-export or replace it") from exc
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -307,6 +357,29 @@ _SAVE_OPTIONS: dict[str, dict[str, int]] = {
 }
 
 
+def _for_format(image: Image.Image, fmt: str | None) -> Image.Image:
+    """``image`` in a mode ``fmt`` can store (JPEG and BMP have no alpha)."""
+    if fmt in ("JPEG", "BMP") and image.mode in ("RGBA", "LA", "P"):
+        return image.convert("RGB")
+    if image.mode == "CMYK" and fmt not in _CMYK_FORMATS:
+        return image.convert("RGB")  # PNG, WebP, GIF … have no CMYK: the colours are kept
+    return image
+
+
+def encode_image(image: Image.Image, fmt: str) -> bytes:
+    """``image`` encoded as ``fmt`` (``"PNG"``, ``"JPEG"``, ``"WEBP"`` ...) with the options
+    :func:`save_image` uses.
+
+    Example:
+        >>> encode_image(Image.new("RGB", (4, 3)), "PNG")[:4]
+        b'\\x89PNG'
+    """
+    name = fmt.upper()
+    buf = io.BytesIO()
+    _for_format(image, name).save(buf, format=name, **_SAVE_OPTIONS.get(name, {}))
+    return buf.getvalue()
+
+
 def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
     """Save ``image`` to ``path`` in the format its suffix names (alpha dropped for JPEG).
 
@@ -315,10 +388,7 @@ def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
     """
     p = Path(path)
     fmt = Image.registered_extensions().get(p.suffix.lower())
-    if fmt in ("JPEG", "BMP") and image.mode in ("RGBA", "LA", "P"):
-        image = image.convert("RGB")
-    elif image.mode == "CMYK" and fmt not in _CMYK_FORMATS:
-        image = image.convert("RGB")  # PNG, WebP, GIF … have no CMYK: the colours are kept
+    image = _for_format(image, fmt)
     options = _SAVE_OPTIONS.get(fmt or "", {})
     try:
         image.save(p, format=fmt, **options)

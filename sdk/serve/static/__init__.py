@@ -1,0 +1,1 @@
+"""The page's files (HTML, JavaScript, CSS): package data, served as they are."""
