@@ -4,34 +4,30 @@
   bucket is one exact ``H×W``: the models are fully convolutional and pad inside the graph, so no
   frame is resized or padded on the host).
 * :class:`Prefetcher` runs a function over an iterable in a worker thread, a bounded number of
-  results ahead of the consumer, in order.
+  results ahead of the consumer, in order (a :class:`~restyle.workers.Producer`).
 * :class:`BatchRunner` runs windows of prepared frames on a backend: it keeps up to ``in_flight``
   batches submitted before it waits for the oldest (so on a GPU the copies and compute of
   consecutive batches overlap), halves the batch size after an out-of-memory error, and sends
-  frames too large for one pass through tiled inference.
+  frames too large for one pass through tiled inference. The batches in flight are a
+  :class:`~restyle.flight.Flight`, an explicit state machine.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 import numpy as np
 
-from restyle.backends.base import Backend, Batch, Waitable
+from restyle.backends.base import Backend, Batch
 from restyle.errors import InvalidImageError, OutOfMemoryError
+from restyle.flight import BatchSize, Flight
 from restyle.images import ImageInput, Prepared, prepare
 from restyle.tiling import run_tiled
+from restyle.workers import Producer
 
 __all__ = ["BatchRunner", "Item", "Prefetcher", "Window", "shape_batches", "windows"]
-
-log = logging.getLogger("restyle.batching")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,14 +66,13 @@ def windows(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield window
 
 
-_END = object()
-
-
-class Prefetcher(Generic[T, R]):
+class Prefetcher(Producer[R], Generic[T, R]):
     """``map(fn, items)`` computed in a worker thread, at most ``depth`` results ahead.
 
     Iterating yields results in order; an exception from ``items`` or ``fn`` is raised at its
-    position. :meth:`close` (or leaving the ``with`` block) stops the worker.
+    position. :meth:`close` (or leaving the ``with`` block) stops the worker, waiting up to 10 s
+    for it to finish its current item (a camera may block it longer: it is then left to end on
+    its own).
 
     Example:
         >>> with Prefetcher(range(4), lambda x: x * x, depth=2) as pre:
@@ -87,61 +82,10 @@ class Prefetcher(Generic[T, R]):
 
     def __init__(self, items: Iterable[T], fn: Callable[[T], R], *, depth: int = 2,
                  name: str = "restyle-prefetch") -> None:
-        self._queue: queue.Queue[tuple[object, R | None, BaseException | None]] = queue.Queue(
-            maxsize=max(1, depth))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, args=(items, fn), name=name,
-                                        daemon=True)
-        self._thread.start()
+        super().__init__(lambda: map(fn, items), depth=depth, name=name)
 
-    def _put(self, entry: tuple[object, R | None, BaseException | None]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self, items: Iterable[T], fn: Callable[[T], R]) -> None:
-        try:
-            for item in items:
-                if self._stop.is_set() or not self._put((None, fn(item), None)):
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._put((None, None, exc))
-            return
-        self._put((_END, None, None))
-
-    def __iter__(self) -> Iterator[R]:
-        while True:
-            marker, value, error = self._queue.get()
-            if error is not None:
-                raise error
-            if marker is _END:
-                return
-            yield cast(R, value)  # None only comes with the end marker or an error
-
-    def close(self, *, timeout: float = 10.0) -> None:
-        """Stop the worker and wait up to ``timeout`` seconds for it to finish its current item.
-
-        A worker blocked inside the caller's iterator (a camera waiting for a frame) is left to
-        end on its own; it is a daemon thread and holds nothing of ours.
-        """
-        self._stop.set()
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._thread.join(timeout)
-
-    def __enter__(self) -> Prefetcher[T, R]:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+    def close(self, *, timeout: float | None = 10.0) -> None:
+        super().close(timeout=timeout)
 
 
 @dataclass
@@ -187,11 +131,16 @@ class BatchRunner:
                  tile: int, overlap: int) -> None:
         self._backend = backend
         limit = backend.max_shape
-        self.batch_size = min(batch_size, limit[0]) if limit else batch_size
+        self._size = BatchSize(min(batch_size, limit[0]) if limit else batch_size)
         self._tile = min(tile, *limit[1:]) if limit else tile
         self._overlap = min(overlap, (self._tile - 1) // 2)
         self._in_flight = in_flight
         self._max_pixels = max_pixels
+
+    @property
+    def batch_size(self) -> int:
+        """The largest batch sent to the backend (halved after an out-of-memory error)."""
+        return self._size.value
 
     def needs_tiles(self, shape: tuple[int, int]) -> bool:
         """Whether a frame of ``shape`` (H, W) is too large for one pass."""
@@ -228,75 +177,20 @@ class BatchRunner:
     def run(self, source: Iterable[Window]) -> Iterator[Item]:
         """Items of each window, in order, with their outputs.
 
-        Up to ``in_flight`` batches are submitted before the oldest is waited for. Whenever work
-        must run synchronously (a tiled frame, a retry after out-of-memory) everything in flight
-        is finished first, so this thread never waits for a device slot while holding one.
+        Up to ``in_flight`` batches are submitted before the oldest is waited for; the state
+        and its transitions are :class:`~restyle.flight.Flight`'s.
         """
-        flight: deque[tuple[Window, int, Waitable[Batch] | Batch]] = deque()
-        pending: deque[Window] = deque()
-
-        def drain() -> None:
-            while flight:
-                complete()
-
-        def complete() -> None:
-            win, b, work = flight.popleft()
-            idx, arr = win.batches[b]
-            if isinstance(work, np.ndarray):
-                out = work
-            else:
-                try:
-                    out = work.wait()
-                except OutOfMemoryError as exc:
-                    self._shrink(arr, exc)
-                    drain()
-                    out = self.infer(arr)
-            for k, i in enumerate(idx):
-                win.items[i].output = out[k]
-            win.remaining -= 1
-
-        def submit(arr: Batch) -> Waitable[Batch] | Batch:
-            while len(arr) <= self.batch_size:
-                try:
-                    work = self._backend.submit(arr, block=not flight)
-                except OutOfMemoryError as exc:
-                    self._shrink(arr, exc)
-                    break
-                if work is not None:
-                    return work
-                complete()  # no free slot: finish our oldest batch, then try again
-            drain()
-            return self.infer(arr)
-
-        def ready() -> Iterator[Item]:
-            while pending and pending[0].remaining == 0:
-                win = pending.popleft()
-                if win.tiled:
-                    drain()
-                for i in win.tiled:
-                    win.items[i].output = run_tiled(win.items[i].rgb, self.infer,
-                                                    tile=self._tile, overlap=self._overlap)
-                yield from win.items
-
+        flight = Flight(self._backend, self._size, limit=self._in_flight, infer=self.infer,
+                        tile=self._run_tiled)
         try:
-            for win in source:
-                pending.append(win)
-                for b, (_, arr) in enumerate(win.batches):
-                    flight.append((win, b, submit(arr)))
-                    if len(flight) >= self._in_flight:
-                        complete()
-                    yield from ready()
-                yield from ready()
-            drain()
-            yield from ready()
+            for window in source:
+                yield from flight.add(window)
+            yield from flight.finish()
         finally:
-            while flight:  # abandoned early: hand device slots back
-                _, _, work = flight.popleft()
-                if not isinstance(work, np.ndarray):
-                    try:
-                        work.wait()
-                    except Exception:
-                        log.debug("error while draining an abandoned batch", exc_info=True)
+            flight.abandon()  # abandoned early (or failed): hand device slots back
+
+    def _run_tiled(self, frame: Batch) -> Batch:
+        return run_tiled(frame, self.infer, tile=self._tile, overlap=self._overlap)
 
     def infer(self, batch: Batch) -> Batch:
         """Run ``batch`` synchronously in chunks of the batch size, halving it on out-of-memory.
@@ -307,20 +201,11 @@ class BatchRunner:
         outs: list[Batch] = []
         i = 0
         while i < len(batch):
-            chunk = batch[i:i + self.batch_size]
+            chunk = batch[i:i + self._size.value]
             try:
                 outs.append(self._backend.run(chunk))
             except OutOfMemoryError as exc:
-                self._shrink(chunk, exc)
+                self._size.shrink(chunk, exc)
                 continue
             i += len(chunk)
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
-
-    def _shrink(self, batch: Batch, error: OutOfMemoryError) -> None:
-        """Halve the batch size after ``batch`` ran out of memory (re-raise for one frame)."""
-        size = min(self.batch_size, len(batch))
-        if size <= 1:
-            raise error
-        self.batch_size = size // 2
-        log.warning("out of memory on a batch of %d×%d×%d: batch size now %d", len(batch),
-                    batch.shape[1], batch.shape[2], self.batch_size)

@@ -1,7 +1,9 @@
-"""Where restyle keeps files of its own: the user cache (engines, timing caches) and config."""
+"""Where restyle keeps files of its own (the user cache: engines, timing caches), and the file
+helpers every layer shares: atomic outputs and file hashes."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from restyle.errors import OutputError
 
-__all__ = ["atomic_output", "cache_dir", "engine_cache_dir"]
+__all__ = ["atomic_output", "cache_dir", "engine_cache_dir", "file_sha256"]
 
 
 def _umask_mode() -> int:
@@ -70,3 +72,19 @@ def atomic_output(path: str | os.PathLike[str], *, suffix: str | None = None) ->
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (the one file hash of restyle).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as fh:
+        ...     file_sha256(fh.name)[:12]
+        'e3b0c44298fc'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -79,7 +79,10 @@ class BackendConfig:
 
     Attributes:
         device: CUDA device index (GPU backends).
-        batch_size: Largest batch the caller will send (sizes buffers and engine profiles).
+        batch_size: The most frames one backend call receives, the same on every backend (the
+            Stylizer's ``batch_size``). ONNX Runtime runs them as one batch, OpenVINO as
+            parallel infer requests (THROUGHPUT hint above 1), the GPU backends size buffers and
+            engine profiles for it.
         threads: CPU threads; None means the physical cores.
         cuda: CUDA binding for GPU backends: ``"auto"``, ``"cuda-python"`` or ``"pycuda"``.
         stream: An application's CUDA stream (int handle or torch / CuPy / pycuda stream object)
