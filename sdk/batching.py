@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -174,7 +174,7 @@ class BatchRunner:
             batches.append((idx, np.stack([items[i].rgb for i in idx])))
         return Window(items, batches, tiled, remaining=len(batches))
 
-    def run(self, source: Iterable[Window]) -> Iterator[Item]:
+    def run(self, source: Iterable[Window]) -> Generator[Item, None, None]:
         """Items of each window, in order, with their outputs.
 
         Up to ``in_flight`` batches are submitted before the oldest is waited for; the state
