@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from restyle.backends.base import BackendConfig, Batch, ModelSource, Waitable
-from restyle.backends.ort_cpu import OrtCpuBackend
+from restyle.backends.base import Batch, ModelSource, Waitable
+from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
 from restyle.batching import BatchRunner
 from restyle.errors import OutOfMemoryError
 from restyle.flight import BatchSize, Flight
@@ -33,7 +33,8 @@ class _Recording(OrtCpuBackend):
     """ORT CPU whose ``submit`` defers the run and logs; batches over ``room`` run out of memory."""
 
     def __init__(self, path: Path, room: int = 64) -> None:
-        super().__init__(ModelSource(path, "onnx"), BackendConfig(threads=1))
+        super().__init__(SessionFromOnnx(path, threads=1), model=ModelSource(path, "onnx"))
+        self.activate()
         self.log: list[str] = []
         self.room = room
 
