@@ -29,7 +29,7 @@ from PIL import Image
 
 from restyle.bench.timing import measure
 from restyle.training import TrainConfig
-from restyle.training.run import TrainingRun
+from restyle.training.step import TrainingRun
 
 
 def _style(tmp_path: Path) -> Path:

@@ -9,6 +9,9 @@ written atomically, the JSON sidecar last, so a checkpoint whose sidecar exists 
 
 A run folder (``restyle train --out RUN_DIR``) holds ``generator.safetensors`` when training
 finished and ``checkpoints/step_NNNNNN.safetensors`` along the way.
+
+Why one module a little over 300 lines: writing and reading a checkpoint are kept together, so
+the file format has one definition.
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def unfolded_export(path: Path, folder: Path) -> Path:
     ``torch.onnx.export`` of the generator gives, for the "used by hand" baselines. Needs
     ``restyle[train]``."""
     require("torch", purpose="the unfolded-export baselines")
-    from restyle.export.onnx_export import to_onnx
+    from restyle.export.chain import to_onnx
 
     out = folder / f"{path.stem}-unfolded.onnx"
     if not out.exists():
