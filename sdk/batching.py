@@ -120,11 +120,16 @@ class BatchRunner:
     with a halved batch, and tiles for frames too large for one pass.
 
     Example:
+        >>> from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
+        >>> from restyle.styles import resolve_model
+        >>> backend = OrtCpuBackend(SessionFromOnnx(resolve_model("mosaic"))).activate()
         >>> runner = BatchRunner(backend, batch_size=8, in_flight=2, max_pixels=1 << 24,
-        ...                      tile=1024, overlap=128)  # doctest: +SKIP
-        >>> window = runner.window([(0, image)], raise_errors=True)  # doctest: +SKIP
-        >>> [item.output.shape for item in runner.run([window])]  # doctest: +SKIP
-        [(512, 512, 3)]
+        ...                      tile=1024, overlap=128)
+        >>> frames = [(k, np.zeros((48, 64, 3), np.uint8)) for k in range(3)]
+        >>> window = runner.window(frames, raise_errors=True)
+        >>> [(item.tag, item.output.shape) for item in runner.run([window])]
+        [(0, (48, 64, 3)), (1, (48, 64, 3)), (2, (48, 64, 3))]
+        >>> backend.close()
     """
 
     def __init__(self, backend: Backend, *, batch_size: int, in_flight: int, max_pixels: int,

@@ -67,9 +67,14 @@ class FrameReader(Producer[Frame]):
     stops decoding and joins the thread.
 
     Example:
+        >>> import tempfile
         >>> from restyle.video.probe import probe_video
-        >>> with FrameReader(probe_video("clip.mp4")) as reader:  # doctest: +SKIP
-        ...     frames = list(reader)
+        >>> from restyle.video.synthetic import write_clip
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     clip = write_clip(f"{tmp}/clip.mp4", width=64, height=48, frames=5)
+        ...     with FrameReader(probe_video(clip), start=2) as reader:
+        ...         [(f.index, f.image.shape) for f in reader]
+        [(2, (48, 64, 3)), (3, (48, 64, 3)), (4, (48, 64, 3))]
     """
 
     def __init__(
