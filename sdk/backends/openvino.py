@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,8 +38,8 @@ from restyle.modelinfo import IO_FLOAT32_NCHW, IO_UINT8_NHWC
 __all__ = ["CompiledFromOnnx", "OpenVinoBackend", "compile_model", "open_openvino"]
 
 
-def compile_model(model: OnnxModel, *, threads: int | None = None,
-                  throughput: bool = False) -> Any:
+def compile_model(model: OnnxModel, *, threads: int | None = None, throughput: bool = False,
+                  options: Mapping[str, Any] | None = None) -> Any:
     """Compile an ONNX model (file or bytes) for OpenVINO's CPU plugin.
 
     Args:
@@ -47,6 +47,8 @@ def compile_model(model: OnnxModel, *, threads: int | None = None,
         threads: Inference threads; None means the physical cores.
         throughput: The ``THROUGHPUT`` hint (batches of several frames run as parallel infer
             requests) instead of ``LATENCY``.
+        options: More CPU-plugin properties (e.g. ``INFERENCE_PRECISION_HINT``); they win over
+            the two above.
 
     Returns:
         The ``openvino.CompiledModel``.
@@ -61,9 +63,9 @@ def compile_model(model: OnnxModel, *, threads: int | None = None,
     try:
         core = ov.Core()
         source = core.read_model(where) if isinstance(where, bytes) else where
-        return core.compile_model(source, "CPU", {"PERFORMANCE_HINT": hint,
-                                                  "INFERENCE_NUM_THREADS":
-                                                      threads or physical_cores()})
+        properties = {"PERFORMANCE_HINT": hint,
+                      "INFERENCE_NUM_THREADS": threads or physical_cores(), **(options or {})}
+        return core.compile_model(source, "CPU", properties)
     except Exception as exc:  # OpenVINO raises RuntimeError for model problems
         raise ModelFormatError(f"OpenVINO cannot compile {name}: {exc}; re-export the "
                                "model with `restyle export`") from exc
@@ -79,14 +81,16 @@ class CompiledFromOnnx:
         ['image']
     """
 
-    def __init__(self, model: OnnxModel, *, threads: int | None = None,
-                 throughput: bool = False) -> None:
+    def __init__(self, model: OnnxModel, *, threads: int | None = None, throughput: bool = False,
+                 options: Mapping[str, Any] | None = None) -> None:
         self.model = model
         self.threads = threads
         self.throughput = throughput
+        self.options = dict(options or {})
 
     def __call__(self) -> Any:
-        return compile_model(self.model, threads=self.threads, throughput=self.throughput)
+        return compile_model(self.model, threads=self.threads, throughput=self.throughput,
+                             options=self.options)
 
 
 def _probe(model: ModelSource, config: BackendConfig) -> str | None:

@@ -111,3 +111,14 @@ def test_openvino_compile_once_run_many(tiny_model: Path, ref: Reference) -> Non
         assert _close(lazy.run(batch), ref(batch), 8)
     with pytest.raises(ModelFormatError, match="OpenVINO cannot compile"):
         compile_model(b"not a model")
+
+
+@needs_openvino
+def test_openvino_compile_options_reach_the_plugin(tiny_model: Path) -> None:
+    from restyle.backends.openvino import compile_model
+
+    plain = compile_model(tiny_model, threads=1)
+    assert "LATENCY" in str(plain.get_property("PERFORMANCE_HINT"))
+    compiled = compile_model(tiny_model, threads=1, options={"PERFORMANCE_HINT": "THROUGHPUT"})
+    assert "THROUGHPUT" in str(compiled.get_property("PERFORMANCE_HINT"))  # options win
+    assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 1
