@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from restyle.backends.base import Backend, Batch
-from restyle.errors import InvalidImageError, OutOfMemoryError
+from restyle.errors import InvalidImageError, OutOfMemoryError, RestyleError
 from restyle.flight import BatchSize, Flight
 from restyle.images import ImageInput, Prepared, prepare
 from restyle.tiling import run_tiled
@@ -94,7 +94,7 @@ class Item:
 
     tag: object
     prepared: Prepared | None = None
-    error: InvalidImageError | None = None
+    error: RestyleError | None = None
     output: Batch | None = None
 
     @property
@@ -107,12 +107,14 @@ class Item:
 @dataclass
 class Window:
     """Frames prepared together: their shape batches (item indices and the stacked array), the
-    frames that need tiling, and how many batches are still running."""
+    frames that need tiling, how many batches are still running, and whether a frame the backend
+    fails on is recorded on its item (``keep_errors``) instead of raised."""
 
     items: list[Item]
     batches: list[tuple[list[int], Batch]]
     tiled: list[int]
     remaining: int = 0
+    keep_errors: bool = False
 
 
 class BatchRunner:
@@ -177,7 +179,7 @@ class BatchRunner:
         for group in shape_batches([shapes[i] for i in plain], self.batch_size):
             idx = [plain[g] for g in group]
             batches.append((idx, np.stack([items[i].rgb for i in idx])))
-        return Window(items, batches, tiled, remaining=len(batches))
+        return Window(items, batches, tiled, remaining=len(batches), keep_errors=not raise_errors)
 
     def run(self, source: Iterable[Window]) -> Generator[Item, None, None]:
         """Items of each window, in order, with their outputs.

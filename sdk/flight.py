@@ -7,7 +7,9 @@ A :class:`Flight` holds two queues and nothing else:
 * ``waiting``: windows in arrival order; the head leaves once all of its batches are done.
 
 Its transitions are its methods: :meth:`Flight.add` (submit a window's batches),
-:meth:`Flight.finish_oldest` (wait for the oldest batch, store its outputs),
+:meth:`Flight.finish_oldest` (wait for the oldest batch, store its outputs, or, when the backend
+fails on it in a window that keeps errors, run its frames one by one so the error lands on the
+frame that causes it),
 :meth:`Flight.drain`, :meth:`Flight.ready` (hand out finished windows, running their tiled frames
 first) and :meth:`Flight.abandon` (the consumer left: wait for what runs, keep nothing). Whenever
 work must run synchronously (a tiled frame, a retry after out-of-memory) everything in flight is
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from restyle.backends.base import Backend, Batch, Done, Waitable
-from restyle.errors import OutOfMemoryError
+from restyle.errors import BackendError, OutOfMemoryError
 
 if TYPE_CHECKING:
     from restyle.batching import Item, Window
@@ -114,13 +116,20 @@ class Flight:
         window, b, work = self.running.popleft()
         idx, batch = window.batches[b]
         try:
-            out = work.wait()
-        except OutOfMemoryError as exc:
-            self.size.shrink(batch, exc)
+            try:
+                out = work.wait()
+            except OutOfMemoryError as exc:
+                self.size.shrink(batch, exc)
+                self.drain()
+                out = self.infer(batch)
+        except BackendError:
+            if not window.keep_errors:
+                raise
             self.drain()
-            out = self.infer(batch)
-        for k, i in enumerate(idx):
-            window.items[i].output = out[k]
+            self._one_by_one(window, idx, batch)
+        else:
+            for k, i in enumerate(idx):
+                window.items[i].output = out[k]
         window.remaining -= 1
 
     def drain(self) -> None:
@@ -136,7 +145,12 @@ class Flight:
             if window.tiled:
                 self.drain()
             for i in window.tiled:
-                window.items[i].output = self.tile(window.items[i].rgb)
+                try:
+                    window.items[i].output = self.tile(window.items[i].rgb)
+                except BackendError as exc:
+                    if not window.keep_errors:
+                        raise
+                    window.items[i].error = exc
             items.extend(window.items)
         return items
 
@@ -151,15 +165,46 @@ class Flight:
                 log.debug("error while draining an abandoned batch", exc_info=True)
 
     def _submit(self, batch: Batch) -> Waitable[Batch]:
-        """Start ``batch`` on the backend, or run it synchronously when it no longer fits."""
+        """Start ``batch`` on the backend, or run it synchronously when it no longer fits.
+
+        A backend error is not raised here: it comes back as work whose ``wait`` raises, and is
+        settled with its window in :meth:`finish_oldest`.
+        """
         while len(batch) <= self.size.value:
             try:
                 work = self.backend.submit(batch, block=not self.running)
             except OutOfMemoryError as exc:
+                if len(batch) <= 1:
+                    return _Failed(exc)
                 self.size.shrink(batch, exc)
                 break
+            except BackendError as exc:
+                return _Failed(exc)
             if work is not None:
                 return work
             self.finish_oldest()  # no free slot: finish our oldest batch, then try again
         self.drain()
-        return Done(self.infer(batch))
+        try:
+            return Done(self.infer(batch))
+        except BackendError as exc:
+            return _Failed(exc)
+
+    def _one_by_one(self, window: Window, idx: list[int], batch: Batch) -> None:
+        """After ``batch`` failed: run its frames alone, so the error lands on the frames that
+        cause it and the others still get their outputs."""
+        for k, i in enumerate(idx):
+            try:
+                window.items[i].output = self.infer(batch[k:k + 1])[0]
+            except BackendError as exc:
+                log.warning("frame %s failed: %s", window.items[i].tag, exc)
+                window.items[i].error = exc
+
+
+class _Failed:
+    """A batch whose submission failed: :meth:`wait` raises the error."""
+
+    def __init__(self, error: BackendError) -> None:
+        self.error = error
+
+    def wait(self) -> Batch:
+        raise self.error

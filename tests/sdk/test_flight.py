@@ -12,7 +12,7 @@ import pytest
 from restyle.backends.base import Batch, ModelSource, Waitable
 from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
 from restyle.batching import BatchRunner
-from restyle.errors import OutOfMemoryError
+from restyle.errors import BackendError, OutOfMemoryError
 from restyle.flight import BatchSize, Flight
 
 Reference = Callable[[np.ndarray], np.ndarray]
@@ -37,6 +37,7 @@ class _Recording(OrtCpuBackend):
         self.activate()
         self.log: list[str] = []
         self.room = room
+        self.poison = -1  # a batch holding a frame whose first pixel has this value fails
 
     def submit(self, batch: Batch, *, block: bool = True) -> Waitable[Batch] | None:
         self.log.append(f"submit {len(batch)}")
@@ -46,6 +47,9 @@ class _Recording(OrtCpuBackend):
         if len(batch) > self.room:
             self.log.append(f"oom {len(batch)}")
             raise OutOfMemoryError(f"{len(batch)} frames do not fit")
+        if (batch[:, 0, 0, 0] == self.poison).any():
+            self.log.append(f"fail {len(batch)}")
+            raise BackendError("the runtime rejected a frame")
         self.log.append(f"run {len(batch)}")
         return super()._run_impl(batch)
 
@@ -157,3 +161,43 @@ def test_batch_size_only_shrinks_and_halves_once_for_equal_failures() -> None:
     assert size.shrink(np.zeros((3, 2, 2, 3), np.uint8), OutOfMemoryError("x")) == 1
     with pytest.raises(OutOfMemoryError, match="one frame"):
         size.shrink(np.zeros((1, 2, 2, 3), np.uint8), OutOfMemoryError("one frame"))
+
+
+def _poisoned(n: int, bad: int, shape: tuple[int, int] = (12, 16)) -> list[np.ndarray]:
+    frames = _frames(n, shape)
+    for k, f in enumerate(frames):
+        f[0, 0, 0] = 13 if k == bad else 200
+    return frames
+
+
+def test_a_failing_frame_is_recorded_and_the_others_run(tiny_model: Path, ref: Reference) -> None:
+    backend = _Recording(tiny_model)
+    backend.poison = 13
+    runner = _runner(backend, batch_size=4)
+    frames = _poisoned(6, bad=2)
+    big = _frames(1, shape=(50, 60), seed=3)[0]
+    big[0, 0, 0] = 13  # a tiled frame that fails too
+    entries = [*enumerate(frames), (6, big)]
+    window = runner.window(entries, raise_errors=False)
+    assert window.keep_errors and window.tiled == [6]
+    items = list(runner.run([window]))
+    assert [item.tag for item in items] == list(range(7))
+    failed = {item.tag for item in items if item.error is not None}
+    assert failed == {2, 6}
+    for item in items:
+        if item.error is None:
+            assert item.output is not None
+            np.testing.assert_array_equal(item.output, ref(frames[int(str(item.tag))][None])[0])
+        else:
+            assert isinstance(item.error, BackendError) and item.output is None
+    assert "fail 4" in backend.log  # the batch failed, then its frames ran one by one
+
+
+def test_a_failing_frame_raises_where_errors_are_not_kept(tiny_model: Path) -> None:
+    backend = _Recording(tiny_model)
+    backend.poison = 13
+    runner = _runner(backend, batch_size=4)
+    window = runner.window(list(enumerate(_poisoned(4, bad=1))), raise_errors=True)
+    with pytest.raises(BackendError, match="rejected"):
+        list(runner.run([window]))
+    assert backend.log.count("submit 4") == backend.log.count("wait 4")  # nothing left running
