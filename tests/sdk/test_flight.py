@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -187,7 +188,7 @@ def test_a_failing_frame_is_recorded_and_the_others_run(tiny_model: Path, ref: R
     for item in items:
         if item.error is None:
             assert item.output is not None
-            np.testing.assert_array_equal(item.output, ref(frames[int(str(item.tag))][None])[0])
+            np.testing.assert_array_equal(item.output, ref(frames[cast(int, item.tag)][None])[0])
         else:
             assert isinstance(item.error, BackendError) and item.output is None
     assert "fail 4" in backend.log  # the batch failed, then its frames ran one by one
