@@ -252,11 +252,8 @@ class BaseBackend:
         """Whether :meth:`run` may be called now."""
         return self._active
 
-    def activate(self) -> Self:
+    def activate(self) -> None:
         """Make the backend runnable (load what a loader describes, create per-run resources).
-
-        Returns:
-            The backend itself, so ``runner = Backend(loader).activate()`` reads in one line.
 
         Raises:
             BackendError: The backend is closed.
@@ -267,7 +264,6 @@ class BaseBackend:
         if not self._active:
             self._activate_impl()
             self._active = True
-        return self
 
     def deactivate(self) -> None:
         """Release what :meth:`activate` made; the backend may be activated again."""
@@ -320,7 +316,8 @@ class BaseBackend:
                 self._close_impl()
 
     def __enter__(self) -> Self:
-        return self.activate()
+        self.activate()
+        return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -224,4 +224,6 @@ def open_openvino(model: ModelSource, config: BackendConfig) -> OpenVinoBackend:
     """The registry's factory: compile ``model`` (``THROUGHPUT`` when ``config.batch_size`` is
     above 1) and return an active runner."""
     loader = CompiledFromOnnx(model, threads=config.threads, throughput=config.batch_size > 1)
-    return OpenVinoBackend(loader, model=model).activate()
+    runner = OpenVinoBackend(loader, model=model)
+    runner.activate()
+    return runner

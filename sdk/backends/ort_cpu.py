@@ -170,4 +170,6 @@ class OrtCpuBackend(BaseBackend):
                   fix="install it with `pip install 'restyle[cpu]'`")
 def open_ort_cpu(model: ModelSource, config: BackendConfig) -> OrtCpuBackend:
     """The registry's factory: load ``model`` and return an active runner."""
-    return OrtCpuBackend(SessionFromOnnx(model, threads=config.threads), model=model).activate()
+    runner = OrtCpuBackend(SessionFromOnnx(model, threads=config.threads), model=model)
+    runner.activate()
+    return runner

@@ -189,7 +189,9 @@ def _never_auto(model: ModelSource, config: BackendConfig) -> str | None:
 
 @register_backend("test_two_frames", rank=95, summary="test", fix="-", probe=_never_auto)
 def _two_frames(model: ModelSource, config: BackendConfig) -> Backend:
-    return _TwoFrameBackend(SessionFromOnnx(model, threads=config.threads), model=model).activate()
+    backend = _TwoFrameBackend(SessionFromOnnx(model, threads=config.threads), model=model)
+    backend.activate()
+    return backend
 
 
 def test_out_of_memory_halves_the_batch(tiny_model: Path, photo: np.ndarray) -> None:
@@ -245,7 +247,9 @@ class _Slot:
 
 @register_backend("test_two_slots", rank=96, summary="test", fix="-", probe=_never_auto)
 def _two_slots(model: ModelSource, config: BackendConfig) -> Backend:
-    return _TwoSlotBackend(model, config).activate()
+    backend = _TwoSlotBackend(model, config)
+    backend.activate()
+    return backend
 
 
 def test_batches_in_flight_from_several_threads_keep_order(tiny_model: Path) -> None:

@@ -75,7 +75,8 @@ def test_float32_nchw_model_gives_the_same_result(tiny_model: Path, tiny_float_m
 
 
 def test_closed_backend_and_bad_batches_raise(tiny_model: Path) -> None:
-    backend = _cpu(tiny_model).activate()
+    backend = _cpu(tiny_model)
+    backend.activate()
     with pytest.raises(ConfigError, match="uint8"):
         backend.run(np.zeros((1, 8, 8, 3), np.float32))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="N×H×W×3"):

@@ -72,7 +72,9 @@ def test_one_session_many_runners(tiny_model: Path) -> None:
     loader = _Counting(SessionFromOnnx(tiny_model, threads=1))
     session = loader()
     source = ModelSource(tiny_model, "onnx", read_model_info(tiny_model))
-    runners = [OrtCpuBackend(session, model=source).activate() for _ in range(3)]
+    runners = [OrtCpuBackend(session, model=source) for _ in range(3)]
+    for r in runners:
+        r.activate()
     outs = [r.run(_batch(seed=4)) for r in runners]
     runners[0].close()  # closing one runner leaves the shared session to the others
     np.testing.assert_array_equal(runners[1].run(_batch(seed=4)), outs[0])
