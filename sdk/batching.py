@@ -124,7 +124,7 @@ class BatchRunner:
     Example:
         >>> from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
         >>> from restyle.styles import resolve_model
-        >>> backend = OrtCpuBackend(SessionFromOnnx(resolve_model("mosaic")))
+        >>> backend = OrtCpuBackend(SessionFromOnnx(resolve_model("sunset")))
         >>> backend.activate()
         >>> runner = BatchRunner(backend, batch_size=8, in_flight=2, max_pixels=1 << 24,
         ...                      tile=1024, overlap=128)

@@ -140,7 +140,7 @@ class Stylizer:
     Example:
         >>> import numpy as np
         >>> from restyle import Stylizer
-        >>> with Stylizer("mosaic", batch_size=8) as st:
+        >>> with Stylizer("sunset", batch_size=8) as st:
         ...     out = st(np.zeros((128, 96, 3), np.uint8), strength=0.8)
         ...     print(out.shape, out.dtype)
         (128, 96, 3) uint8
@@ -229,7 +229,7 @@ class Stylizer:
 
         Example:
             >>> import numpy as np
-            >>> with Stylizer("mosaic", backend="ort_cpu") as st:
+            >>> with Stylizer("sunset", backend="ort_cpu") as st:
             ...     st(np.zeros((64, 48, 3), np.uint8)).shape
             (64, 48, 3)
         """
@@ -252,7 +252,7 @@ class Stylizer:
 
         Example:
             >>> from PIL import Image
-            >>> with Stylizer("mosaic", backend="ort_cpu") as st:
+            >>> with Stylizer("sunset", backend="ort_cpu") as st:
             ...     [im.size for im in st.stylize_batch([Image.new("RGB", (40, 30)),
             ...                                          Image.new("RGB", (20, 20))])]
             [(40, 30), (20, 20)]
@@ -285,7 +285,7 @@ class Stylizer:
         Example:
             >>> import numpy as np
             >>> frames = (np.full((32, 32, 3), k, np.uint8) for k in range(5))
-            >>> with Stylizer("mosaic", backend="ort_cpu", batch_size=2) as st:
+            >>> with Stylizer("sunset", backend="ort_cpu", batch_size=2) as st:
             ...     [out.shape for out in st.stream(frames)]
             [(32, 32, 3), (32, 32, 3), (32, 32, 3), (32, 32, 3), (32, 32, 3)]
         """

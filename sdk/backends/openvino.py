@@ -76,7 +76,7 @@ class CompiledFromOnnx:
 
     Example:
         >>> from restyle.styles import resolve_model
-        >>> compiled = CompiledFromOnnx(resolve_model("mosaic"), threads=1)()
+        >>> compiled = CompiledFromOnnx(resolve_model("sunset"), threads=1)()
         >>> [p.get_any_name() for p in compiled.inputs]
         ['image']
     """
@@ -110,7 +110,7 @@ class OpenVinoBackend(BaseBackend):
     Example:
         >>> import numpy as np
         >>> from restyle.styles import resolve_model
-        >>> compiled = compile_model(resolve_model("mosaic"), threads=1)  # compile once
+        >>> compiled = compile_model(resolve_model("sunset"), threads=1)  # compile once
         >>> with OpenVinoBackend(compiled) as be:  # a cheap runner on it
         ...     be.run(np.zeros((2, 32, 32, 3), np.uint8)).shape
         (2, 32, 32, 3)

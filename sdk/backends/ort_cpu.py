@@ -79,7 +79,7 @@ class SessionFromOnnx:
 
     Example:
         >>> from restyle.styles import resolve_model
-        >>> load = SessionFromOnnx(resolve_model("mosaic"), threads=1)
+        >>> load = SessionFromOnnx(resolve_model("sunset"), threads=1)
         >>> session = load()
         >>> [i.name for i in session.get_inputs()]
         ['image']
@@ -129,7 +129,7 @@ class OrtCpuBackend(BaseBackend):
     Example:
         >>> import numpy as np
         >>> from restyle.styles import resolve_model
-        >>> session = SessionFromOnnx(resolve_model("mosaic"), threads=1)()  # load once
+        >>> session = SessionFromOnnx(resolve_model("sunset"), threads=1)()  # load once
         >>> with OrtCpuBackend(session) as a, OrtCpuBackend(session) as b:  # run twice
         ...     a.run(np.zeros((1, 32, 32, 3), np.uint8)).shape == b.run(
         ...         np.zeros((2, 32, 32, 3), np.uint8))[:1].shape

@@ -16,7 +16,7 @@ from restyle.training.bundled import default_styles_dir
 def test_default_styles_dir_is_the_packages_styles_folder() -> None:
     folder = default_styles_dir()
     assert folder == styles_dir().resolve()
-    assert (folder / "mosaic.onnx").is_file()
+    assert (folder / "sunset.onnx").is_file()
 
 
 def test_default_styles_dir_in_an_installed_copy(tmp_path: Path) -> None:
