@@ -10,13 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from _matrix import BATCHES, FULL, RESOLUTIONS, matrix
 
 from restyle import Stylizer
 from restyle.backends.registry import backend_names, get_backend_spec
-from restyle.bench.baselines import plain_onnxruntime, plain_openvino, torch_runnable
+from restyle.bench.baselines import (
+    plain_onnxruntime,
+    plain_openvino,
+    random_frames,
+    torch_runnable,
+)
 from restyle.bench.ceiling import matmul_ceiling_gflops
 from restyle.bench.flops import flops_per_frame
 from restyle.modelinfo import read_model_info
@@ -30,11 +34,6 @@ _EAGER_FPS: dict[tuple[str, int, int, int], float] = {}
 @pytest.fixture(scope="session")
 def ceiling_gflops() -> float:
     return matmul_ceiling_gflops(n=2048 if FULL else 256, repeat=5 if FULL else 1)
-
-
-def _frames(batch: int, h: int, w: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(batch)]
 
 
 def _record(benchmark: Any, key: tuple[str, int, int, int], batch: int, flops: float | None,
@@ -90,7 +89,7 @@ def bench_stylizer(benchmark: Any, bench_models: dict[str, Path], ceiling_gflops
         st = Stylizer(path, backend=backend, batch_size=batch)
     except Exception as exc:  # a backend this machine lacks is a skip, with its reason
         pytest.skip(f"{backend}: {exc} ({spec.fix})")
-    frames = _frames(batch, h, w)
+    frames = list(random_frames(batch, h, w))
     with st:
         benchmark.group = f"{model} {h}x{w} b{batch}"
         benchmark.name = f"restyle {backend}"

@@ -27,8 +27,9 @@ import torch
 from _matrix import FULL
 from PIL import Image
 
+from restyle.bench.timing import measure
 from restyle.training import TrainConfig
-from restyle.training.run import TrainingRun
+from restyle.training.step import TrainingRun
 
 
 def _style(tmp_path: Path) -> Path:
@@ -87,14 +88,7 @@ def _ort_fps(path: Path, *, size: int, runs: int) -> float:
     else:
         x = rng.random((1, 3, size, size), dtype=np.float32)
     feed = {inp.name: x}
-    for _ in range(2):
-        session.run(None, feed)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - start)
-    return 1.0 / statistics.median(times)
+    return 1.0 / measure(lambda: session.run(None, feed), warmup=2, repeat=runs).median
 
 
 @pytest.mark.benchmark(group="generator-fps")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from restyle.export.inspection import inspect
 
 if TYPE_CHECKING:
+    from restyle.export.chain import ExportResult, to_onnx
     from restyle.export.fp16 import to_fp16
-    from restyle.export.onnx_export import ExportResult, to_onnx
     from restyle.trt.build import build_engine, cached_engine
 
 __all__ = [
@@ -27,8 +27,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ExportResult": "restyle.export.onnx_export",
-    "to_onnx": "restyle.export.onnx_export",
+    "ExportResult": "restyle.export.chain",
+    "to_onnx": "restyle.export.chain",
     "to_fp16": "restyle.export.fp16",
     "build_engine": "restyle.trt.build",
     "cached_engine": "restyle.trt.build",

@@ -11,7 +11,6 @@ does not bring the lost precision back.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from torch import nn
 from restyle.errors import ModelFormatError
 from restyle.export.rewrite import unfold_kernel
 from restyle.modelinfo import read_model_info
+from restyle.paths import file_sha256
 from restyle.training.checkpoint import LoadedGenerator
 from restyle.training.models import create_model
 
@@ -118,6 +118,6 @@ def load_onnx_generator(path: str | os.PathLike[str]) -> LoadedGenerator:
     return LoadedGenerator(
         module=module.eval(), arch=info.arch, arch_config=dict(info.arch_config),
         style=info.style, description=info.description, train_size=info.train_size or 0,
-        sha256=info.checkpoint_sha256 or hashlib.sha256(p.read_bytes()).hexdigest(),
+        sha256=info.checkpoint_sha256 or file_sha256(p),
         attribution=info.attribution, license=info.license, step=0, path=p,
     )

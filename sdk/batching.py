@@ -5,34 +5,30 @@
   frame is resized on the host; only frames smaller than a model's own padding allows are
   edge-padded, by :mod:`restyle.backends.checked`).
 * :class:`Prefetcher` runs a function over an iterable in a worker thread, a bounded number of
-  results ahead of the consumer, in order.
+  results ahead of the consumer, in order (a :class:`~restyle.workers.Producer`).
 * :class:`BatchRunner` runs windows of prepared frames on a backend: it keeps up to ``in_flight``
   batches submitted before it waits for the oldest (so on a GPU the copies and compute of
   consecutive batches overlap), halves the batch size after an out-of-memory error, and sends
-  frames too large for one pass through tiled inference.
+  frames too large for one pass through tiled inference. The batches in flight are a
+  :class:`~restyle.flight.Flight`, an explicit state machine.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 import numpy as np
 
-from restyle.backends.base import Backend, Batch, Waitable
-from restyle.errors import BackendError, InvalidImageError, OutOfMemoryError, RestyleError
+from restyle.backends.base import Backend, Batch
+from restyle.errors import InvalidImageError, OutOfMemoryError, RestyleError
+from restyle.flight import BatchSize, Flight
 from restyle.images import ImageInput, Prepared, prepare
 from restyle.tiling import run_tiled
+from restyle.workers import Producer
 
 __all__ = ["BatchRunner", "Item", "Prefetcher", "Window", "shape_batches", "windows"]
-
-log = logging.getLogger("restyle.batching")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -71,14 +67,13 @@ def windows(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield window
 
 
-_END = object()
-
-
-class Prefetcher(Generic[T, R]):
+class Prefetcher(Producer[R], Generic[T, R]):
     """``map(fn, items)`` computed in a worker thread, at most ``depth`` results ahead.
 
     Iterating yields results in order; an exception from ``items`` or ``fn`` is raised at its
-    position. :meth:`close` (or leaving the ``with`` block) stops the worker.
+    position. :meth:`close` (or leaving the ``with`` block) stops the worker, waiting up to 10 s
+    for it to finish its current item (a camera may block it longer: it is then left to end on
+    its own).
 
     Example:
         >>> with Prefetcher(range(4), lambda x: x * x, depth=2) as pre:
@@ -88,61 +83,10 @@ class Prefetcher(Generic[T, R]):
 
     def __init__(self, items: Iterable[T], fn: Callable[[T], R], *, depth: int = 2,
                  name: str = "restyle-prefetch") -> None:
-        self._queue: queue.Queue[tuple[object, R | None, BaseException | None]] = queue.Queue(
-            maxsize=max(1, depth))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, args=(items, fn), name=name,
-                                        daemon=True)
-        self._thread.start()
+        super().__init__(lambda: map(fn, items), depth=depth, name=name)
 
-    def _put(self, entry: tuple[object, R | None, BaseException | None]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self, items: Iterable[T], fn: Callable[[T], R]) -> None:
-        try:
-            for item in items:
-                if self._stop.is_set() or not self._put((None, fn(item), None)):
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._put((None, None, exc))
-            return
-        self._put((_END, None, None))
-
-    def __iter__(self) -> Iterator[R]:
-        while True:
-            marker, value, error = self._queue.get()
-            if error is not None:
-                raise error
-            if marker is _END:
-                return
-            yield cast(R, value)  # None only comes with the end marker or an error
-
-    def close(self, *, timeout: float = 10.0) -> None:
-        """Stop the worker and wait up to ``timeout`` seconds for it to finish its current item.
-
-        A worker blocked inside the caller's iterator (a camera waiting for a frame) is left to
-        end on its own; it is a daemon thread and holds nothing of ours.
-        """
-        self._stop.set()
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._thread.join(timeout)
-
-    def __enter__(self) -> Prefetcher[T, R]:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
+    def close(self, *, timeout: float | None = 10.0) -> None:
+        super().close(timeout=timeout)
 
 
 @dataclass
@@ -174,37 +118,38 @@ class Window:
     keep_errors: bool = False
 
 
-class _Failed:
-    """A batch whose submission failed: :meth:`wait` raises the error."""
-
-    def __init__(self, error: BackendError) -> None:
-        self.error = error
-
-    def wait(self) -> Batch:
-        raise self.error
-
-
 class BatchRunner:
     """Runs prepared frames on a backend: shape batches, batches in flight, out-of-memory retries
     with a halved batch, and tiles for frames too large for one pass.
 
     Example:
+        >>> from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
+        >>> from restyle.styles import resolve_model
+        >>> backend = OrtCpuBackend(SessionFromOnnx(resolve_model("sunset")))
+        >>> backend.activate()
         >>> runner = BatchRunner(backend, batch_size=8, in_flight=2, max_pixels=1 << 24,
-        ...                      tile=1024, overlap=128)  # doctest: +SKIP
-        >>> window = runner.window([(0, image)], raise_errors=True)  # doctest: +SKIP
-        >>> [item.output.shape for item in runner.run([window])]  # doctest: +SKIP
-        [(512, 512, 3)]
+        ...                      tile=1024, overlap=128)
+        >>> frames = [(k, np.zeros((48, 64, 3), np.uint8)) for k in range(3)]
+        >>> window = runner.window(frames, raise_errors=True)
+        >>> [(item.tag, item.output.shape) for item in runner.run([window])]
+        [(0, (48, 64, 3)), (1, (48, 64, 3)), (2, (48, 64, 3))]
+        >>> backend.close()
     """
 
     def __init__(self, backend: Backend, *, batch_size: int, in_flight: int, max_pixels: int,
                  tile: int, overlap: int) -> None:
         self._backend = backend
         limit = backend.max_shape
-        self.batch_size = min(batch_size, limit[0]) if limit else batch_size
+        self._size = BatchSize(min(batch_size, limit[0]) if limit else batch_size)
         self._tile = min(tile, *limit[1:]) if limit else tile
         self._overlap = min(overlap, (self._tile - 1) // 2)
         self._in_flight = in_flight
         self._max_pixels = max_pixels
+
+    @property
+    def batch_size(self) -> int:
+        """The largest batch sent to the backend (halved after an out-of-memory error)."""
+        return self._size.value
 
     def needs_tiles(self, shape: tuple[int, int]) -> bool:
         """Whether a frame of ``shape`` (H, W) is too large for one pass."""
@@ -238,106 +183,23 @@ class BatchRunner:
             batches.append((idx, np.stack([items[i].rgb for i in idx])))
         return Window(items, batches, tiled, remaining=len(batches), keep_errors=not raise_errors)
 
-    def run(self, source: Iterable[Window]) -> Iterator[Item]:
+    def run(self, source: Iterable[Window]) -> Generator[Item, None, None]:
         """Items of each window, in order, with their outputs.
 
-        Up to ``in_flight`` batches are submitted before the oldest is waited for. Whenever work
-        must run synchronously (a tiled frame, a retry after out-of-memory) everything in flight
-        is finished first, so this thread never waits for a device slot while holding one.
+        Up to ``in_flight`` batches are submitted before the oldest is waited for; the state
+        and its transitions are :class:`~restyle.flight.Flight`'s.
         """
-        flight: deque[tuple[Window, int, Waitable[Batch] | Batch]] = deque()
-        pending: deque[Window] = deque()
-
-        def drain() -> None:
-            while flight:
-                complete()
-
-        def complete() -> None:
-            win, b, work = flight.popleft()
-            idx, arr = win.batches[b]
-            if isinstance(work, np.ndarray):
-                out = work
-            else:
-                try:
-                    if isinstance(work, _Failed):
-                        raise work.error
-                    try:
-                        out = work.wait()
-                    except OutOfMemoryError as exc:
-                        self._shrink(arr, exc)
-                        drain()
-                        out = self.infer(arr)
-                except BackendError:
-                    if not win.keep_errors:
-                        raise
-                    drain()
-                    self._one_by_one(win, idx, arr)
-                    win.remaining -= 1
-                    return
-            for k, i in enumerate(idx):
-                win.items[i].output = out[k]
-            win.remaining -= 1
-
-        def submit(arr: Batch) -> Waitable[Batch] | Batch:
-            try:
-                while len(arr) <= self.batch_size:
-                    try:
-                        work = self._backend.submit(arr, block=not flight)
-                    except OutOfMemoryError as exc:
-                        self._shrink(arr, exc)
-                        break
-                    if work is not None:
-                        return work
-                    complete()  # no free slot: finish our oldest batch, then try again
-                drain()
-                return self.infer(arr)
-            except BackendError as exc:  # settled with its window in complete()
-                return _Failed(exc)
-
-        def ready() -> Iterator[Item]:
-            while pending and pending[0].remaining == 0:
-                win = pending.popleft()
-                if win.tiled:
-                    drain()
-                for i in win.tiled:
-                    try:
-                        win.items[i].output = run_tiled(win.items[i].rgb, self.infer,
-                                                        tile=self._tile, overlap=self._overlap)
-                    except BackendError as exc:
-                        if not win.keep_errors:
-                            raise
-                        win.items[i].error = exc
-                yield from win.items
-
+        flight = Flight(self._backend, self._size, limit=self._in_flight, infer=self.infer,
+                        tile=self._run_tiled)
         try:
-            for win in source:
-                pending.append(win)
-                for b, (_, arr) in enumerate(win.batches):
-                    flight.append((win, b, submit(arr)))
-                    if len(flight) >= self._in_flight:
-                        complete()
-                    yield from ready()
-                yield from ready()
-            drain()
-            yield from ready()
+            for window in source:
+                yield from flight.add(window)
+            yield from flight.finish()
         finally:
-            while flight:  # abandoned early: hand device slots back
-                _, _, work = flight.popleft()
-                if not isinstance(work, np.ndarray):
-                    try:
-                        work.wait()
-                    except Exception:
-                        log.debug("error while draining an abandoned batch", exc_info=True)
+            flight.abandon()  # abandoned early (or failed): hand device slots back
 
-    def _one_by_one(self, win: Window, idx: list[int], batch: Batch) -> None:
-        """After ``batch`` failed: run its frames alone, so the error lands on the frames that
-        cause it and the others still get their outputs."""
-        for k, i in enumerate(idx):
-            try:
-                win.items[i].output = self.infer(batch[k:k + 1])[0]
-            except BackendError as exc:
-                log.warning("frame %s failed: %s", win.items[i].tag, exc)
-                win.items[i].error = exc
+    def _run_tiled(self, frame: Batch) -> Batch:
+        return run_tiled(frame, self.infer, tile=self._tile, overlap=self._overlap)
 
     def infer(self, batch: Batch) -> Batch:
         """Run ``batch`` synchronously in chunks of the batch size, halving it on out-of-memory.
@@ -348,20 +210,11 @@ class BatchRunner:
         outs: list[Batch] = []
         i = 0
         while i < len(batch):
-            chunk = batch[i:i + self.batch_size]
+            chunk = batch[i:i + self._size.value]
             try:
                 outs.append(self._backend.run(chunk))
             except OutOfMemoryError as exc:
-                self._shrink(chunk, exc)
+                self._size.shrink(chunk, exc)
                 continue
             i += len(chunk)
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
-
-    def _shrink(self, batch: Batch, error: OutOfMemoryError) -> None:
-        """Halve the batch size after ``batch`` ran out of memory (re-raise for one frame)."""
-        size = min(self.batch_size, len(batch))
-        if size <= 1:
-            raise error
-        self.batch_size = size // 2
-        log.warning("out of memory on a batch of %d×%d×%d: batch size now %d", len(batch),
-                    batch.shape[1], batch.shape[2], self.batch_size)

@@ -1,8 +1,10 @@
-"""Where restyle keeps files of its own: the user cache (engines, timing caches) and config."""
+"""Where restyle keeps files of its own (the user cache: engines, timing caches), and the file
+helpers every layer shares: atomic outputs and file hashes."""
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -19,7 +21,7 @@ log = logging.getLogger("restyle")
 #: later run can tell one left by a killed process (PID gone) from one still being written.
 _TEMP = re.compile(r"^\..+\.restyle-(\d+)-[^.]*(\.[^.]*)?$")
 
-__all__ = ["atomic_output", "cache_dir", "engine_cache_dir", "remove_stale_temps"]
+__all__ = ["atomic_output", "cache_dir", "engine_cache_dir", "file_sha256", "remove_stale_temps"]
 
 
 def _umask_mode() -> int:
@@ -134,3 +136,17 @@ def _alive(pid: int) -> bool:
     except OSError:  # exists, owned by someone else
         return True
     return True
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (the one file hash of restyle).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as fh:
+        ...     file_sha256(fh.name)[:12]
+        'e3b0c44298fc'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

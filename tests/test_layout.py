@@ -74,3 +74,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make test" in ci
     assert "make test" in readme and "make demo" in readme
+
+
+def test_tests_mirror_the_package() -> None:
+    """A test of a subpackage lives in the tests folder of that subpackage (tests/sdk/video/ for
+    restyle.video, ...), not flat in tests/sdk/."""
+    subpackages = {p.parent.name for p in (ROOT / "sdk").glob("*/__init__.py")}
+    flat = [t.name for t in (ROOT / "tests" / "sdk").glob("test_*.py")
+            if any(t.stem == f"test_{s}" or t.stem.startswith(f"test_{s}_") for s in subpackages)]
+    assert not flat, f"move these into tests/sdk/<subpackage>/: {flat}"
+    for sub in ("backends", "video", "cli", "cuda", "bench"):
+        assert any((ROOT / "tests" / "sdk" / sub).glob("test_*.py")), sub

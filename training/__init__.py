@@ -5,14 +5,14 @@ Example:
     >>> TrainConfig(style=("art.png",), out="runs/art").arch
     'compact'
 
-``train(config)`` runs it; see :func:`restyle.training.trainer.train`.
+``train(config)`` runs it; see :func:`restyle.training.loop.train`.
 """
 
 from __future__ import annotations
 
 from restyle.training.checkpoint import LoadedGenerator, load_generator, save_checkpoint
 from restyle.training.config import TrainConfig
-from restyle.training.trainer import TrainResult, load_run_config, train
+from restyle.training.loop import TrainResult, load_run_config, train
 
 __all__ = [
     "LoadedGenerator",

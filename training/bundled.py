@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.resources
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from restyle.errors import ConfigError
 from restyle.training.procedural import draw_style
 
-__all__ = ["BUNDLED", "BundledRecipe", "build_style", "main"]
+__all__ = ["BUNDLED", "BundledRecipe", "build_style", "default_styles_dir", "main"]
 
 log = logging.getLogger("restyle.training.bundled")
 
@@ -77,6 +79,23 @@ def attribution(name: str, effect: str | None = None) -> str:
             f"seed {SEED}); content photos: scikit-image public-domain samples")
 
 
+def default_styles_dir() -> Path:
+    """The folder of the package ``restyle.styles``, where the built styles belong.
+
+    Found through :mod:`importlib.resources`, so it is the installed package's folder outside a
+    source checkout, and ``sdk/styles`` in one (links of an editable install are followed).
+
+    Raises:
+        ConfigError: The package is not a folder on disk (imported from a zip): pass
+            ``--styles-dir``.
+    """
+    marker = Path(str(importlib.resources.files("restyle.styles") / "__init__.py"))
+    if not marker.is_file():
+        raise ConfigError(f"restyle.styles is not a folder on disk ({marker.parent}): pass "
+                          "--styles-dir DIR")
+    return marker.resolve().parent
+
+
 def build_style(recipe: BundledRecipe, work: Path, styles_dir: Path, *,
                 threads: int | None = None) -> Path:
     """Draw, train and export one bundled style; returns the ONNX file written.
@@ -116,14 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", action="append", help="build only this style (repeatable)")
     parser.add_argument("--work", type=Path, default=Path("out/styles-build"))
-    parser.add_argument("--styles-dir", type=Path,
-                        default=Path(__file__).resolve().parents[1] / "sdk" / "styles")
+    parser.add_argument("--styles-dir", type=Path, default=None,
+                        help="where the .onnx files go (default: the restyle.styles package)")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    styles_dir = args.styles_dir or default_styles_dir()
     for recipe in BUNDLED:
         if not args.only or recipe.name in args.only:
-            build_style(recipe, args.work, args.styles_dir, threads=args.threads)
+            build_style(recipe, args.work, styles_dir, threads=args.threads)
     return 0
 
 

@@ -9,11 +9,13 @@ written atomically, the JSON sidecar last, so a checkpoint whose sidecar exists 
 
 A run folder (``restyle train --out RUN_DIR``) holds ``generator.safetensors`` when training
 finished and ``checkpoints/step_NNNNNN.safetensors`` along the way.
+
+Why one module a little over 300 lines: writing and reading a checkpoint are kept together, so
+the file format has one definition.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -27,7 +29,7 @@ from torch import nn
 
 from restyle._optional import require
 from restyle.errors import ModelFormatError
-from restyle.paths import atomic_output
+from restyle.paths import atomic_output, file_sha256
 from restyle.training.models import Generator, list_models, model_class
 
 __all__ = [
@@ -40,7 +42,6 @@ __all__ = [
     "load_generator",
     "load_training_state",
     "save_checkpoint",
-    "sha256_file",
 ]
 
 log = logging.getLogger("restyle.training.checkpoint")
@@ -86,15 +87,6 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path, Path]:
     stem = name[: -len(".safetensors")] if name.endswith(".safetensors") else name
     state = weights.with_name(stem + ".state.safetensors")
     return weights, weights.with_name(stem + ".json"), state
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_checkpoint(
@@ -164,7 +156,7 @@ def save_checkpoint(
         st.save_file(tensors, str(tmp), metadata=metadata)
     record: dict[str, Any] = dict(described)
     record["weights"] = weights.name
-    record["weights_sha256"] = sha256_file(weights)
+    record["weights_sha256"] = file_sha256(weights)
     record["config"] = dict(config) if config is not None else None
     record["state"] = (
         {"file": state_path.name, "info": state.info} if state is not None else None
@@ -283,7 +275,7 @@ def load_generator(path: str | Path) -> LoadedGenerator:
         style=ours.get("style", p.stem),
         description=ours.get("description", ""),
         train_size=train_size,
-        sha256=sha256_file(p),
+        sha256=file_sha256(p),
         attribution=ours.get("attribution", ""),
         license=ours.get("license", ""),
         step=step,

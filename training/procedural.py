@@ -32,7 +32,7 @@ def mosaic(seed: int, size: int) -> Image.Image:
     palette = np.array([[230, 40, 50], [250, 200, 30], [30, 120, 220], [40, 180, 90],
                         [250, 120, 20], [150, 50, 180], [240, 240, 230], [20, 200, 200]],
                        dtype=np.float64)
-    points = rng.uniform(0, size, size=(int(90 * (size / 512) ** 2), 2))
+    points = rng.uniform(0, size, size=(max(2, int(90 * (size / 512) ** 2)), 2))
     nearest, gap = _nearest_two(points, size)
     img = palette[rng.integers(len(palette), size=len(points))][nearest]
     img *= 0.85 + 0.15 * rng.random((size, size, 1))

@@ -4,6 +4,17 @@ A backend runs a loaded model on ``N×H×W×3`` uint8 batches and returns batche
 Like Polygraphy's runners, each public method of :class:`BaseBackend` checks state and then calls
 one ``_*_impl`` method that a backend module fills in. Thread safety is each backend's promise:
 ``run`` and ``submit`` may be called from several threads at once.
+
+Loading is apart from running, as in Polygraphy: a *loader* is a zero-argument callable that
+builds the expensive thing (an ONNX Runtime session, an OpenVINO compiled model, an engine), e.g.
+:class:`~restyle.backends.ort_cpu.SessionFromOnnx`; a backend (the *runner*) takes either the
+built thing, to share one load between many runners, or the loader, which it then calls in
+:meth:`BaseBackend.activate`. Its constructor stays cheap, so it can be made in a test from an
+in-memory model and timed without the compile.
+
+Why one module over 300 lines: it is the whole contract every backend module imports (the
+Protocol, the runner base, the model's I/O layout, the error translation); split, each backend
+would import it from four places.
 """
 
 from __future__ import annotations
@@ -13,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol, Self, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -79,7 +90,10 @@ class BackendConfig:
 
     Attributes:
         device: CUDA device index (GPU backends).
-        batch_size: Largest batch the caller will send (sizes buffers and engine profiles).
+        batch_size: The most frames one backend call receives, the same on every backend (the
+            Stylizer's ``batch_size``). ONNX Runtime runs them as one batch, OpenVINO as
+            parallel infer requests (THROUGHPUT hint above 1), the GPU backends size buffers and
+            engine profiles for it.
         threads: CPU threads; None means the physical cores.
         cuda: CUDA binding for GPU backends: ``"auto"``, ``"cuda-python"`` or ``"pycuda"``.
         stream: An application's CUDA stream (int handle or torch / CuPy / pycuda stream object)
@@ -221,11 +235,22 @@ def translate_error(exc: BaseException, *, backend: str, shape: tuple[int, ...])
 
 
 class BaseBackend:
-    """Checks state and input, then calls ``_run_impl`` / ``_close_impl``."""
+    """A runner: checks state and input, then calls one ``_*_impl`` method.
 
-    def __init__(self, info: BackendInfo) -> None:
+    Lifecycle (Polygraphy's ``BaseRunner``): the constructor only stores what it is given (a
+    loaded model, or a loader that builds it); :meth:`activate` makes it runnable (a loader runs
+    here, per-activation resources such as infer requests are made here); :meth:`run` infers;
+    :meth:`deactivate` releases what activation made, and :meth:`activate` may follow again;
+    :meth:`close` deactivates for good. ``with backend:`` activates it if needed and closes it.
+
+    A backend built by ``open_backend`` (the registry) is returned active. Backends that load in
+    their constructor pass ``active=True`` and leave ``_activate_impl`` empty.
+    """
+
+    def __init__(self, info: BackendInfo, *, active: bool = True) -> None:
         self._info = info
         self._closed = False
+        self._active = active
 
     @property
     def info(self) -> BackendInfo:
@@ -235,9 +260,36 @@ class BaseBackend:
     def max_shape(self) -> tuple[int, int, int] | None:
         return None
 
+    @property
+    def is_active(self) -> bool:
+        """Whether :meth:`run` may be called now."""
+        return self._active
+
+    def activate(self) -> None:
+        """Make the backend runnable (load what a loader describes, create per-run resources).
+
+        Raises:
+            BackendError: The backend is closed.
+            ModelFormatError: A loader could not load the model.
+        """
+        if self._closed:
+            raise BackendError(f"the {self._info.name} backend is closed: create a new one")
+        if not self._active:
+            self._activate_impl()
+            self._active = True
+
+    def deactivate(self) -> None:
+        """Release what :meth:`activate` made; the backend may be activated again."""
+        if self._active:
+            self._active = False
+            self._deactivate_impl()
+
     def _check(self, batch: Batch) -> None:
         if self._closed:
             raise BackendError(f"the {self._info.name} backend is closed: create a new Stylizer")
+        if not self._active:
+            raise BackendError(f"the {self._info.name} backend is not active: call activate() "
+                               "first (or use it in a `with` block)")
         if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[3] != 3:
             raise ConfigError(f"a backend batch must be uint8 N×H×W×3, got {batch.dtype} "
                               f"{batch.shape}")
@@ -251,6 +303,12 @@ class BaseBackend:
         """Start one batch; CPU backends finish it before returning."""
         return Done(self.run(batch))
 
+    def _activate_impl(self) -> None:
+        """Load what a loader describes and create per-activation resources."""
+
+    def _deactivate_impl(self) -> None:
+        """Release what ``_activate_impl`` made."""
+
     def _run_impl(self, batch: Batch) -> Batch:
         raise NotImplementedError
 
@@ -258,12 +316,20 @@ class BaseBackend:
         """Release the backend's resources (sessions, buffers, streams)."""
 
     def close(self) -> None:
-        """Release the backend; later calls raise :class:`BackendError`."""
+        """Deactivate and release the backend; later calls raise :class:`BackendError`.
+
+        Raises:
+            Exception: What releasing failed with (the backend counts as closed all the same).
+        """
         if not self._closed:
             self._closed = True
-            self._close_impl()
+            try:
+                self.deactivate()
+            finally:
+                self._close_impl()
 
-    def __enter__(self) -> BaseBackend:
+    def __enter__(self) -> Self:
+        self.activate()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -2,6 +2,9 @@
 
 Each backend module decorates its factory with :func:`register_backend`, giving a rank (lower is
 faster, tried first by ``"auto"``) and a probe that says why the backend cannot run here (or None).
+A factory is where loading meets running: it builds the backend's loader for the model (e.g.
+:class:`~restyle.backends.ort_cpu.SessionFromOnnx`), wraps it in the backend (the runner) and
+returns it activated, so what :func:`open_backend` returns is ready to run.
 The CPU fallback is not a special case: ``ort_cpu`` is simply the last backend in the ranking.
 """
 
@@ -65,6 +68,8 @@ def register_backend(name: str, *, rank: int, summary: str, fix: str,
                      probe: Probe) -> Callable[[F], F]:
     """Register the decorated ``factory(model, config) -> Backend`` under ``name``.
 
+    The factory returns an active backend: loaded, compiled or built, ready to ``run``.
+
     Example:
         >>> from restyle.backends.base import Done
         >>> def never(model: ModelSource, config: BackendConfig) -> str | None:
@@ -123,7 +128,8 @@ def open_backend(name: str, model: ModelSource,
         config: How to run it.
 
     Returns:
-        The backend, and for ``"auto"`` the reasons each faster backend was skipped.
+        The backend, active (its model loaded), and for ``"auto"`` the reasons each faster
+        backend was skipped.
 
     Raises:
         ConfigError: Unknown backend name.

@@ -19,8 +19,8 @@ from restyle.errors import BackendUnavailableError
 from restyle.modelinfo import ModelInfo
 
 __all__ = [
-    "Runnable", "plain_onnxruntime", "plain_openvino", "torch_generator", "torch_runnable",
-    "unfolded_export",
+    "Runnable", "plain_onnxruntime", "plain_openvino", "random_frames", "torch_generator",
+    "torch_runnable", "unfolded_export",
 ]
 
 log = logging.getLogger("restyle.bench")
@@ -37,8 +37,10 @@ class Runnable:
     timer: Callable[[Callable[[], object]], float] | None = None
 
 
-def _frames(batch: int, height: int, width: int) -> np.ndarray:
-    rng = np.random.default_rng(0)
+def random_frames(batch: int, height: int, width: int, *, seed: int = 0) -> np.ndarray:
+    """``batch`` random uint8 RGB frames as one ``N×H×W×3`` array (the input every benchmark
+    times; iterate it for a list of frames)."""
+    rng = np.random.default_rng(seed)
     return rng.integers(0, 256, size=(batch, height, width, 3), dtype=np.uint8)
 
 
@@ -108,7 +110,7 @@ def plain_onnxruntime(path: Path, info: ModelInfo, *, batch: int, height: int,
     """``onnxruntime.InferenceSession(path)`` with default options, fed the uint8 batch."""
     ort = require("onnxruntime")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feed = {info.input_name: _frames(batch, height, width)}
+    feed = {info.input_name: random_frames(batch, height, width)}
     return Runnable("plain onnxruntime" + label, lambda: session.run(None, feed))
 
 
@@ -117,7 +119,7 @@ def plain_openvino(path: Path, info: ModelInfo, *, batch: int, height: int,
     """``openvino.Core().compile_model(path, "CPU")`` with default options."""
     ov = require("openvino")
     compiled = ov.Core().compile_model(str(path), "CPU")
-    frames = _frames(batch, height, width)
+    frames = random_frames(batch, height, width)
     request = compiled.create_infer_request()
     return Runnable("plain openvino" + label, lambda: request.infer({0: frames}))
 
@@ -127,7 +129,7 @@ def unfolded_export(path: Path, folder: Path) -> Path:
     ``torch.onnx.export`` of the generator gives, for the "used by hand" baselines. Needs
     ``restyle[train]``."""
     require("torch", purpose="the unfolded-export baselines")
-    from restyle.export.onnx_export import to_onnx
+    from restyle.export.chain import to_onnx
 
     out = folder / f"{path.stem}-unfolded.onnx"
     if not out.exists():

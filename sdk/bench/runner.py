@@ -10,12 +10,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from restyle.bench.baselines import (
     Runnable,
     plain_onnxruntime,
     plain_openvino,
+    random_frames,
     torch_runnable,
     unfolded_export,
 )
@@ -89,17 +88,12 @@ class BenchReport:
         return asdict(self)
 
 
-def _frames(batch: int, height: int, width: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(1)
-    return [rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8) for _ in range(batch)]
-
-
 def _stylizer_runnable(model: str, backend: str, batch: int, height: int,
                        width: int) -> tuple[Runnable, Callable[[], None], str]:
     from restyle import Stylizer
 
     st = Stylizer(model, backend=backend, batch_size=batch)
-    frames = _frames(batch, height, width)
+    frames = list(random_frames(batch, height, width, seed=1))
     info = st.info
     name = f"restyle {info.backend}"
     detail = f"{info.precision}, {info.provider}"

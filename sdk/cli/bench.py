@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_video(model: str, args: argparse.Namespace) -> int:
     from restyle import Stylizer
+    from restyle.bench.video import measure_video_throughput
     from restyle.paths import atomic_output
-    from restyle.video.bench import measure_video_throughput
 
     rows = []
     for backend in args.backend or ["auto"]:

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         BuildProfile(min=profile[0], opt=profile[1], max=profile[2])
         detect_target()
 
-    from restyle.export.onnx_export import to_onnx
+    from restyle.export.chain import to_onnx
 
     result = to_onnx(
         args.source, args.onnx, fp16=args.fp16,

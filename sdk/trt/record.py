@@ -24,7 +24,7 @@ from typing import Any
 from restyle._version import __version__
 from restyle.errors import ConfigError, EngineMismatchError, ModelFormatError, OutputError
 from restyle.modelinfo import IO_UINT8_NHWC
-from restyle.paths import atomic_output, engine_cache_dir
+from restyle.paths import atomic_output, engine_cache_dir, file_sha256
 
 __all__ = [
     "SIDECAR_SUFFIX",
@@ -203,15 +203,6 @@ class EngineRecord:
             restyle_version=str(data.get("restyle_version", "")),
             record_version=int(data["record_version"]),
         )
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sidecar_path(engine_path: str | os.PathLike[str]) -> Path:

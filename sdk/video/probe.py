@@ -138,9 +138,13 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         DependencyError: PyAV is not installed (``pip install 'restyle[video]'``).
 
     Example:
+        >>> import tempfile
         >>> from restyle.video.probe import probe_video
-        >>> probe_video("clip.mp4").frame_count  # doctest: +SKIP
-        48
+        >>> from restyle.video.synthetic import write_clip
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     info = probe_video(write_clip(f"{tmp}/clip.mp4", width=64, height=48, frames=6))
+        >>> info.frame_count, info.width, info.height
+        (6, 64, 48)
     """
     av = require("av")
     p = Path(path)

@@ -1,33 +1,29 @@
 """The decode thread: frames of a video as RGB arrays with their timestamps, in order.
 
-:class:`FrameReader` decodes on its own thread (PyAV releases the GIL while FFmpeg decodes and
-converts) into a bounded queue, so decoding overlaps the stylisation of earlier frames and memory
-stays bounded. A decoding error reaches the consumer as an exception from :meth:`FrameReader.get`.
+:class:`FrameReader` (a :class:`~restyle.workers.Producer`) decodes on its own thread (PyAV
+releases the GIL while FFmpeg decodes and converts) into a bounded queue, so decoding overlaps the
+stylisation of earlier frames and memory stays bounded. A decoding error reaches the consumer as
+an exception from :meth:`FrameReader.get`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 
 from restyle._optional import require
 from restyle.errors import InvalidVideoError
 from restyle.video.probe import VideoInfo, open_input
+from restyle.workers import Producer
 
 __all__ = ["Frame", "FrameReader", "sws_colorspace"]
 
 log = logging.getLogger("restyle.video")
-
-_POLL = 0.1  # seconds between checks of the stop flag while a queue is full / empty
 
 # FFmpeg AVColorSpace → swscale SWS_CS_* (unspecified and unknown: swscale's default, BT.601).
 _SWS_CS = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
@@ -57,14 +53,7 @@ class Frame:
     source: np.ndarray | None = None
 
 
-class _End:
-    """Marks the end of the frames in a queue."""
-
-
-END = _End()
-
-
-class FrameReader:
+class FrameReader(Producer[Frame]):
     """Decode ``info.path`` on a background thread into a bounded queue of :class:`Frame`.
 
     Args:
@@ -73,10 +62,19 @@ class FrameReader:
         start: Index of the first frame to deliver (earlier frames are decoded and dropped).
         max_queue: Frames decoded ahead at most.
 
+    :meth:`get` returns the next frame (None at the end) and raises
+    :class:`~restyle.errors.InvalidVideoError` when the source cannot be decoded; :meth:`close`
+    stops decoding and joins the thread.
+
     Example:
+        >>> import tempfile
         >>> from restyle.video.probe import probe_video
-        >>> with FrameReader(probe_video("clip.mp4")) as reader:  # doctest: +SKIP
-        ...     frames = list(reader)
+        >>> from restyle.video.synthetic import write_clip
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     clip = write_clip(f"{tmp}/clip.mp4", width=64, height=48, frames=5)
+        ...     with FrameReader(probe_video(clip), start=2) as reader:
+        ...         [(f.index, f.image.shape) for f in reader]
+        [(2, (48, 64, 3)), (3, (48, 64, 3)), (4, (48, 64, 3))]
     """
 
     def __init__(
@@ -91,69 +89,9 @@ class FrameReader:
         self.info = info
         self.size = size
         self.start = start
-        self._queue: queue.Queue[Frame | _End | BaseException] = queue.Queue(maxsize=max_queue)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="restyle-decode", daemon=True)
-        self._thread.start()
+        super().__init__(self._decode, depth=max_queue, name="restyle-decode")
 
-    # -- consumer side -------------------------------------------------------------------------
-    def get(self) -> Frame | None:
-        """The next frame, or ``None`` at the end.
-
-        Raises:
-            InvalidVideoError: The source could not be decoded.
-        """
-        item = self._queue.get()
-        if isinstance(item, _End):
-            self._queue.put(item)  # stay at the end for later calls
-            return None
-        if isinstance(item, BaseException):
-            self._queue.put(END)
-            raise item
-        return item
-
-    def __iter__(self) -> Iterator[Frame]:
-        while (frame := self.get()) is not None:
-            yield frame
-
-    def close(self) -> None:
-        """Stop decoding and join the thread."""
-        self._stop.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):  # unblock a producer waiting on a full queue
-                self._queue.get(timeout=_POLL)
-        self._thread.join()
-
-    def __enter__(self) -> FrameReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # -- producer side (decode thread) ---------------------------------------------------------
-    def _put(self, item: Frame | _End | BaseException) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=_POLL)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            self._decode()
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._put(exc)
-        else:
-            self._put(END)
-
-    def _decode(self) -> None:
+    def _decode(self) -> Iterator[Frame]:
         av = require("av")
         info = self.info
         path: Path = info.path
@@ -167,8 +105,6 @@ class FrameReader:
             stream.thread_type = "AUTO"
             try:
                 for frame in container.decode(stream):
-                    if self._stop.is_set():
-                        return
                     pts = frame.pts if frame.pts is not None else round(index * frame_step)
                     if last_pts is not None and pts <= last_pts:
                         log.debug("frame %d: timestamp %d not after %d; moved", index, pts,
@@ -181,10 +117,8 @@ class FrameReader:
                             src_colorspace=cs, src_color_range=frame.color_range,
                             interpolation="BICUBIC",
                         )
-                        item = Frame(index=index, pts=pts, duration=int(frame.duration or 0),
-                                     image=image)
-                        if not self._put(item):
-                            return
+                        yield Frame(index=index, pts=pts, duration=int(frame.duration or 0),
+                                    image=image)
                     index += 1
             except av.error.FFmpegError as exc:
                 raise InvalidVideoError(

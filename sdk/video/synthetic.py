@@ -87,8 +87,10 @@ def write_clip(
         The path written.
 
     Example:
-        >>> write_clip("/tmp/clip.mp4", frames=4)  # doctest: +SKIP
-        PosixPath('/tmp/clip.mp4')
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     write_clip(f"{tmp}/clip.mp4", width=64, height=48, frames=4).name
+        'clip.mp4'
     """
     av = require("av")
     target = Path(path)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from export_helpers import QUICK_SHAPES, TinyGenerator, make_tiny
 
-from restyle.export.onnx_export import ExportResult, to_onnx
+from restyle.export.chain import ExportResult, to_onnx
 from restyle.training.checkpoint import save_checkpoint
 from restyle.training.models import create_model
 

@@ -9,7 +9,7 @@ import pytest
 
 from restyle.cli.main import EXIT_USER_ERROR, main
 from restyle.export import inspect
-from restyle.training.checkpoint import sha256_file
+from restyle.paths import file_sha256
 
 
 def test_export_a_checkpoint_to_fp16(checkpoint: Path, tmp_path: Path,
@@ -25,7 +25,7 @@ def test_export_a_checkpoint_to_fp16(checkpoint: Path, tmp_path: Path,
     assert (info.description, info.train_size, info.attribution) == (
         "a test mosaic", 128, "drawn by a test")
     assert info.license == "CC0-1.0"  # the command line overrides the checkpoint
-    assert info.checkpoint_sha256 == sha256_file(checkpoint)
+    assert info.checkpoint_sha256 == file_sha256(checkpoint)
     assert info.precision == "fp16" and info.io == "uint8_nhwc"
     assert ("fp16 psnr" in stdout and "max 0 grey" in stdout) or "max 1 grey" in stdout
     assert main(["info", "--json", str(out)]) == 0

@@ -14,8 +14,8 @@ from restyle._version import __version__
 from restyle.cli.main import main
 from restyle.errors import ModelFormatError
 from restyle.export import inspect
+from restyle.export.chain import ExportResult
 from restyle.export.metadata import metadata_props
-from restyle.export.onnx_export import ExportResult
 from restyle.modelinfo import KEYS, PREFIX, ModelInfo
 
 

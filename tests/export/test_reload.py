@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from restyle.errors import ModelFormatError
-from restyle.export.onnx_export import to_onnx
+from restyle.export.chain import to_onnx
 from restyle.export.reload import load_onnx_generator
 from restyle.export.verify import ort_session
 from restyle.training.checkpoint import load_generator

@@ -13,7 +13,7 @@ import pytest
 from export_helpers import QUICK_SHAPES, TinyGenerator
 
 from restyle.errors import ConfigError, ModelFormatError
-from restyle.export.onnx_export import to_onnx
+from restyle.export.chain import to_onnx
 from restyle.export.triton import triton_config, write_triton_repo
 from restyle.modelinfo import IO_FLOAT32_NCHW
 

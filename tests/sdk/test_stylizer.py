@@ -14,7 +14,7 @@ from PIL import Image
 
 from restyle import Stylizer
 from restyle.backends.base import Backend, BackendConfig, Batch, ModelSource, Waitable
-from restyle.backends.ort_cpu import OrtCpuBackend
+from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
 from restyle.backends.registry import register_backend
 from restyle.errors import ConfigError, InvalidImageError, OutOfMemoryError
 from restyle.postprocess import rgb_to_ycbcr
@@ -189,7 +189,9 @@ def _never_auto(model: ModelSource, config: BackendConfig) -> str | None:
 
 @register_backend("test_two_frames", rank=95, summary="test", fix="-", probe=_never_auto)
 def _two_frames(model: ModelSource, config: BackendConfig) -> Backend:
-    return _TwoFrameBackend(model, config)
+    backend = _TwoFrameBackend(SessionFromOnnx(model, threads=config.threads), model=model)
+    backend.activate()
+    return backend
 
 
 def test_out_of_memory_halves_the_batch(tiny_model: Path, photo: np.ndarray) -> None:
@@ -211,7 +213,7 @@ class _TwoSlotBackend(OrtCpuBackend):
     """Runs batches on a two-worker pool; ``submit`` needs a free slot, like a CUDA slot pool."""
 
     def __init__(self, model: ModelSource, config: BackendConfig) -> None:
-        super().__init__(model, config)
+        super().__init__(SessionFromOnnx(model, threads=config.threads), model=model)
         self._slots = threading.Semaphore(2)
         self._pool = ThreadPoolExecutor(max_workers=2)
 
@@ -245,7 +247,9 @@ class _Slot:
 
 @register_backend("test_two_slots", rank=96, summary="test", fix="-", probe=_never_auto)
 def _two_slots(model: ModelSource, config: BackendConfig) -> Backend:
-    return _TwoSlotBackend(model, config)
+    backend = _TwoSlotBackend(model, config)
+    backend.activate()
+    return backend
 
 
 def test_batches_in_flight_from_several_threads_keep_order(tiny_model: Path) -> None:

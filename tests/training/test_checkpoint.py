@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from restyle.errors import ModelFormatError
+from restyle.paths import file_sha256
 from restyle.training.checkpoint import (
     FINAL_NAME,
     TrainingState,
@@ -17,7 +18,6 @@ from restyle.training.checkpoint import (
     load_generator,
     load_training_state,
     save_checkpoint,
-    sha256_file,
 )
 from restyle.training.models import create_model
 
@@ -41,7 +41,7 @@ def test_round_trip(tmp_path: Path, arch: str) -> None:
     assert (loaded.style, loaded.description, loaded.train_size, loaded.step) == (
         "mosaic", "a test mosaic", 64, 3)
     assert (loaded.attribution, loaded.license) == ("drawn by a test", "CC0-1.0")
-    assert loaded.sha256 == sha256_file(tmp_path / "g.safetensors") and len(loaded.sha256) == 64
+    assert loaded.sha256 == file_sha256(tmp_path / "g.safetensors") and len(loaded.sha256) == 64
     assert loaded.path == tmp_path / "g.safetensors"
     assert not loaded.module.training
     net.eval()

@@ -12,7 +12,7 @@ import torch
 from restyle.cli.main import main
 from restyle.errors import ModelFormatError
 from restyle.training import TrainConfig, load_generator, train
-from restyle.training.run import TrainingRun
+from restyle.training.step import TrainingRun
 
 
 def _config(style: Path, content: Path, out: Path, **changes: Any) -> TrainConfig:

@@ -12,7 +12,7 @@ import pytest
 
 from restyle import Stylizer
 from restyle.backends.base import BackendConfig, ModelSource, translate_error
-from restyle.backends.ort_cpu import OrtCpuBackend
+from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
 from restyle.backends.registry import backend_names, get_backend_spec, open_backend
 from restyle.errors import (
     BackendError,
@@ -37,6 +37,11 @@ def _source(path: Path) -> ModelSource:
     return ModelSource(path, "onnx", read_model_info(path))
 
 
+def _cpu(path: Path, threads: int | None = None) -> OrtCpuBackend:
+    """An ORT CPU runner on a loader (loads when activated)."""
+    return OrtCpuBackend(SessionFromOnnx(_source(path), threads=threads), model=_source(path))
+
+
 def _max_diff(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.abs(a.astype(np.int32) - b.astype(np.int32)).max())
 
@@ -55,7 +60,7 @@ def test_unknown_backend_lists_the_known_ones(tiny_model: Path) -> None:
 
 def test_ort_cpu_matches_reference(tiny_model: Path, ref: Reference) -> None:
     batch = _batch()
-    with OrtCpuBackend(_source(tiny_model), BackendConfig(threads=1)) as backend:
+    with _cpu(tiny_model, threads=1) as backend:
         out = backend.run(batch)
         assert backend.info.provider == "CPUExecutionProvider" and backend.info.device == "cpu"
     assert out.shape == batch.shape and out.dtype == np.uint8
@@ -64,13 +69,14 @@ def test_ort_cpu_matches_reference(tiny_model: Path, ref: Reference) -> None:
 
 def test_float32_nchw_model_gives_the_same_result(tiny_model: Path, tiny_float_model: Path) -> None:
     batch = _batch(2)
-    with OrtCpuBackend(_source(tiny_model), BackendConfig()) as a, \
-            OrtCpuBackend(_source(tiny_float_model), BackendConfig()) as b:
+    with _cpu(tiny_model) as a, \
+            _cpu(tiny_float_model) as b:
         assert _max_diff(a.run(batch), b.run(batch)) <= 1
 
 
 def test_closed_backend_and_bad_batches_raise(tiny_model: Path) -> None:
-    backend = OrtCpuBackend(_source(tiny_model), BackendConfig())
+    backend = _cpu(tiny_model)
+    backend.activate()
     with pytest.raises(ConfigError, match="uint8"):
         backend.run(np.zeros((1, 8, 8, 3), np.float32))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="N×H×W×3"):
@@ -86,7 +92,7 @@ def test_openvino_equals_ort_cpu(tiny_model: Path, batch_size: int) -> None:
     batch = _batch(5, 40, 56, seed=3)
     config = BackendConfig(batch_size=batch_size)
     ov_backend, _ = open_backend("openvino", _source(tiny_model), config)
-    with OrtCpuBackend(_source(tiny_model), config) as cpu:
+    with _cpu(tiny_model) as cpu:
         try:
             hint = "THROUGHPUT" if batch_size > 1 else "LATENCY"
             assert hint in ov_backend.info.detail

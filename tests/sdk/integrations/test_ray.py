@@ -70,8 +70,8 @@ def test_stylize_dataset_equals_single_process(local_ray: Any, tiny_model: Path)
 def test_restyle_ray_cli_equals_single_process_and_resumes(
         local_ray: Any, tiny_model: Path, tmp_path: Path) -> None:
     pytest.importorskip("av", reason="PyAV not installed (pip install 'restyle[video]')")
+    from restyle.bench.video import decoded_frames
     from restyle.cli.main import main
-    from restyle.video.bench import decoded_frames
     from restyle.video.synthetic import write_clip
 
     src, out, ref = tmp_path / "in", tmp_path / "out", tmp_path / "ref"

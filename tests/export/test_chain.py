@@ -14,7 +14,7 @@ from export_helpers import QUICK_SHAPES, TinyGenerator, make_tiny
 from torch import nn
 
 from restyle.errors import ConfigError, ExportError, OutputError
-from restyle.export.onnx_export import ExportResult, to_onnx
+from restyle.export.chain import ExportResult, to_onnx
 from restyle.export.verify import ort_session
 from restyle.export.wrapper import ImageIO
 from restyle.modelinfo import IO_FLOAT32_NCHW

@@ -16,7 +16,7 @@ from restyle.errors import ConfigError, InvalidImageError, TrainingError
 from restyle.training import TrainConfig, load_generator, load_run_config, train
 from restyle.training.features import RandomFeatures
 from restyle.training.losses import StyleLoss
-from restyle.training.run import StepLog, one_cycle_lr
+from restyle.training.step import StepLog, one_cycle_lr
 
 
 def _config(style: Path, content: Path, out: Path, **changes: Any) -> TrainConfig:
@@ -211,7 +211,7 @@ def test_ctrl_c_finishes_the_step_and_writes_a_checkpoint(
 
 
 def test_device_choice() -> None:
-    from restyle.training.run import resolve_device
+    from restyle.training.step import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
