@@ -1,8 +1,9 @@
 """Importing generators trained elsewhere: fast_neural_style, the ONNX model zoo, AnimeGAN,
 CycleGAN/pix2pix.
 
-Each format is one module registered with :func:`~restyle.export.importers.registry.register_importer`;
-:func:`import_model` recognises a file's format from its content and writes a checked restyle model.
+Each format is one module registered with
+:func:`~restyle.export.importers.registry.register_importer`; :func:`import_model` recognises a
+file's format from its content and writes a checked restyle model.
 PyTorch files need ``restyle[train]``; ONNX files need only onnx (no torch).
 
 Example:

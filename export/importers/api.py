@@ -9,7 +9,6 @@ exact decoder fold; ONNX: free its sizes, upgrade its opset, fold, wrap the I/O)
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -26,6 +25,7 @@ from restyle.export.importers.check import (
 )
 from restyle.export.importers.registry import Detection, candidates, importer, list_importers
 from restyle.export.importers.safe_load import load_onnx, load_state_dict, sniff
+from restyle.imported import sha256_file
 from restyle.modelinfo import PREFIX, ModelInfo
 from restyle.paths import atomic_output
 
@@ -55,14 +55,6 @@ class ImportResult:
     def max_diff(self) -> int:
         """Largest difference from the source on the photos, in grey levels."""
         return max((c.max_diff for c in self.checks), default=0)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _content(path: Path) -> tuple[str, Any]:
@@ -193,7 +185,7 @@ def import_model(
 
     Example:
         >>> from restyle.export.importers import import_model
-        >>> result = import_model("candy.pth", "candy.onnx", license="BSD-3-Clause")  # doctest: +SKIP
+        >>> result = import_model("candy.pth", "candy.onnx")  # doctest: +SKIP
         >>> result.detection.format, result.max_diff <= 1  # doctest: +SKIP
         ('fast_neural_style', True)
     """
@@ -207,7 +199,7 @@ def import_model(
     kind, content = _content(src)
     imp, detection = _pick(src, kind, content, format)
     log.info("%s: %s", src.name, detection.summary)
-    sha = _sha256(src)
+    sha = sha256_file(src)
     if kind == "torch":
         graph, folded, forward = _torch_graph(imp, content, detection, fold=fold,
                                               tolerance=tolerance)
@@ -221,8 +213,9 @@ def import_model(
             raise ExportError(f"the imported graph is invalid: {exc}") from exc
     if folded:
         log.info("folded %d upsample+convolution pair(s) into transposed convolutions", folded)
-    checks = compare_on_photos(graph, forward, sizes=sizes, tolerance=tolerance,
-                               what=f"the original {'PyTorch module' if kind == 'torch' else 'ONNX graph in ONNX Runtime'}")
+    what = "the original PyTorch module" if kind == "torch" else \
+        "the original ONNX graph in ONNX Runtime"
+    checks = compare_on_photos(graph, forward, sizes=sizes, tolerance=tolerance, what=what)
     info = ModelInfo(
         path="", style=style or src.stem, arch=detection.format,
         description=description if description is not None else

@@ -107,7 +107,8 @@ def compare_on_photos(
 
 def to_uint8(y: NDArray[np.floating[Any]]) -> NDArray[np.uint8]:
     """Round and clip 0–255 float values to uint8."""
-    return np.round(np.clip(y, 0.0, 255.0)).astype(np.uint8)
+    out: NDArray[np.uint8] = np.round(np.clip(y, 0.0, 255.0)).astype(np.uint8)
+    return out
 
 
 def pad_reflect(x: NDArray[Any], multiple: int, axes: tuple[int, int]) -> NDArray[Any]:

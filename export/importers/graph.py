@@ -295,7 +295,7 @@ def wrap_image_io(
         cur = node("Transpose", [cur], "nhwc", perm=[0, 2, 3, 1])
     nodes.append(helper.make_node("Cast", [cur], ["stylized"], name="restyle_output",
                                   to=TensorProto.UINT8))
-    dims = ["batch", "height", "width", 3]
+    dims: list[str | int | None] = ["batch", "height", "width", 3]
     graph = helper.make_graph(
         nodes, g.name or "restyle_import",
         [helper.make_tensor_value_info("image", TensorProto.UINT8, dims)],

@@ -51,14 +51,14 @@ class Importer(Protocol):
         ...
 
 
-I = TypeVar("I", bound=type)
+T = TypeVar("T", bound=type)
 
 _IMPORTERS: dict[str, type[Any]] = {}
 
 KINDS = ("torch", "onnx")
 
 
-def register_importer(name: str, *, kind: str, title: str) -> Callable[[I], I]:
+def register_importer(name: str, *, kind: str, title: str) -> Callable[[T], T]:
     """Class decorator registering an importer of ``kind`` content under ``name``.
 
     Example:
@@ -71,7 +71,7 @@ def register_importer(name: str, *, kind: str, title: str) -> Callable[[I], I]:
     if kind not in KINDS:
         raise ValueError(f"importer kind must be one of {KINDS}, got {kind!r}")
 
-    def decorator(cls: I) -> I:
+    def decorator(cls: T) -> T:
         known = _IMPORTERS.get(name)
         if known is not None and known.__qualname__ != cls.__qualname__:
             raise ValueError(f"importer {name!r} is registered twice")

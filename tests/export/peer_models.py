@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-# --- pytorch/examples fast_neural_style ---------------------------------------------------------
+# --- pytorch/examples fast_neural_style -----------------------------------------------------------
 
 
 class ConvLayer(nn.Module):
@@ -93,7 +93,8 @@ class TransformerNet(nn.Module):
 def _randomise_norms(net: nn.Module, gen: torch.Generator) -> None:
     """Trained norms are not ones and zeros: draw them, so the test sees their effect."""
     for m in net.modules():
-        if isinstance(m, nn.InstanceNorm2d | nn.GroupNorm | nn.BatchNorm2d) and m.weight is not None:
+        norm = isinstance(m, nn.InstanceNorm2d | nn.GroupNorm | nn.BatchNorm2d)
+        if norm and m.weight is not None:
             with torch.no_grad():
                 m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=gen))
                 m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=gen))
@@ -127,7 +128,7 @@ def stylize_like_neural_style(net: TransformerNet, image: np.ndarray) -> np.ndar
         return net(x)[0].permute(1, 2, 0).numpy()
 
 
-# --- onnx/models fast_neural_style (opset 8 / 9) ---------------------------------------------------
+# --- onnx/models fast_neural_style (opset 8 / 9) --------------------------------------------------
 
 
 def zoo_onnx(net: TransformerNet, opset: int) -> onnx.ModelProto:
@@ -203,7 +204,7 @@ def zoo_onnx(net: TransformerNet, opset: int) -> onnx.ModelProto:
     return model
 
 
-# --- bryandlee/animegan2-pytorch -------------------------------------------------------------------
+# --- bryandlee/animegan2-pytorch ------------------------------------------------------------------
 
 
 class ConvNormLReLU(nn.Sequential):
@@ -221,7 +222,7 @@ class InvertedResBlock(nn.Module):
     def __init__(self, cin: int, cout: int, expansion_ratio: int = 2) -> None:
         super().__init__()
         self.use_res_connect = cin == cout
-        bottleneck = int(round(cin * expansion_ratio))
+        bottleneck = round(cin * expansion_ratio)
         self.layers = nn.Sequential(
             ConvNormLReLU(cin, bottleneck, kernel_size=1, padding=0),
             ConvNormLReLU(bottleneck, bottleneck, groups=bottleneck, bias=True),
@@ -285,7 +286,7 @@ def stylize_like_animegan2(net: AnimeGenerator, image: np.ndarray,
     return (out + 1) * 127.5
 
 
-# --- junyanz CycleGAN / pix2pix ResnetGenerator ----------------------------------------------------
+# --- junyanz CycleGAN / pix2pix ResnetGenerator ---------------------------------------------------
 
 
 class ResnetBlock(nn.Module):
@@ -343,7 +344,7 @@ def stylize_like_cyclegan(net: ResnetGenerator, image: np.ndarray) -> np.ndarray
     return (out + 1) / 2.0 * 255.0
 
 
-# --- AnimeGANv3 ONNX ----------------------------------------------------------------------------
+# --- AnimeGANv3 ONNX ------------------------------------------------------------------------------
 
 
 def animeganv3_onnx(seed: int = 0, width: int = 16) -> onnx.ModelProto:
