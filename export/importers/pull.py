@@ -8,6 +8,7 @@ checksum matched, so a partial or wrong file never stays. ``RESTYLE_PULL_BASE_UR
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import urllib.error
@@ -75,7 +76,8 @@ def download(item: CatalogueEntry, target: Path, *, base_url: str | None = None)
                 while chunk := response.read(1 << 20):
                     digest.update(chunk)
                     fh.write(chunk)
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError,
+                ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DownloadError(f"cannot download {url} ({reason}); offline? "
                                 f"{_by_hand(item, url)}") from exc
