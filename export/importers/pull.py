@@ -53,7 +53,7 @@ def _url(item: CatalogueEntry, base_url: str | None) -> str:
 
 def _by_hand(item: CatalogueEntry, url: str) -> str:
     return (f"download {url} by hand (sha256 {item.sha256 or 'not pinned'}) and run `restyle "
-            f"import {item.file} --onnx {item.name}.onnx`")
+            f"import {item.file} --onnx {item.name}-restyle.onnx`")
 
 
 def download(item: CatalogueEntry, target: Path, *, base_url: str | None = None) -> Path:
@@ -73,12 +73,17 @@ def download(item: CatalogueEntry, target: Path, *, base_url: str | None = None)
             request = urllib.request.Request(url, headers={"User-Agent": "restyle"})
             with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response, \
                     tmp.open("wb") as fh:
+                expected = response.headers.get("Content-Length")
+                received = 0
                 while chunk := response.read(1 << 20):
                     digest.update(chunk)
                     fh.write(chunk)
+                    received += len(chunk)
+                if expected is not None and expected.isdigit() and received != int(expected):
+                    raise http.client.IncompleteRead(b"", int(expected) - received)
         except (urllib.error.URLError, http.client.HTTPException, TimeoutError,
                 ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
+            reason = getattr(exc, "reason", None) or repr(exc)
             raise DownloadError(f"cannot download {url} ({reason}); offline? "
                                 f"{_by_hand(item, url)}") from exc
         if digest.hexdigest() != item.sha256:
