@@ -29,7 +29,7 @@ from restyle.imported import sha256_file
 from restyle.modelinfo import PREFIX, ModelInfo
 from restyle.paths import atomic_output
 
-__all__ = ["ImportResult", "detect", "import_model"]
+__all__ = ["ImportResult", "detect", "import_model", "source_module"]
 
 log = logging.getLogger("restyle.export")
 
@@ -109,6 +109,31 @@ def detect(path: str | os.PathLike[str], *, format: str | None = None) -> Detect
     return _pick(p, kind, content, format)[1]
 
 
+def _module(imp: Any, state: dict[str, Any], detection: Detection) -> Any:
+    module, weights = imp.build(state, detection)
+    try:
+        module.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        raise ModelFormatError(f"the weights do not fit the {detection.format} layout they "
+                               f"look like: {str(exc).splitlines()[0]}") from exc
+    return module.float().eval().requires_grad_(False)
+
+
+def source_module(source: str | os.PathLike[str], *, format: str | None = None) -> Any:
+    """The generator of a foreign PyTorch file, rebuilt in its published layout with its weights
+    (an ``nn.Module``, RGB [0, 1] NCHW in and out; ``size_multiple`` says the sides it needs).
+
+    Raises:
+        ModelFormatError: Not a PyTorch file of a known format, or unsafe.
+    """
+    p = Path(source)
+    kind, content = _content(p)
+    if kind != "torch":
+        raise ModelFormatError(f"{p} is an ONNX file, not PyTorch weights")
+    imp, detection = _pick(p, kind, content, format)
+    return _module(imp, content, detection)
+
+
 def _torch_graph(imp: Any, state: dict[str, Any], detection: Detection, *, fold: bool,
                  tolerance: int) -> tuple[Any, int, Any]:
     import torch
@@ -118,13 +143,7 @@ def _torch_graph(imp: Any, state: dict[str, Any], detection: Detection, *, fold:
     from restyle.export.verify import check_graph, compare_with_torch
     from restyle.export.wrapper import ImageIO
 
-    module, weights = imp.build(state, detection)
-    try:
-        module.load_state_dict(weights, strict=True)
-    except RuntimeError as exc:
-        raise ModelFormatError(f"the weights do not fit the {detection.format} layout they "
-                               f"look like: {str(exc).splitlines()[0]}") from exc
-    module = module.float().eval().requires_grad_(False)
+    module = _module(imp, state, detection)
     multiple = int(module.size_multiple)
     wrapped = ImageIO(module, size_multiple=multiple).eval()
     folded = 0
