@@ -312,3 +312,24 @@ def test_a_pth_without_torch_names_the_train_extra(candy: tuple[Path, Path]) -> 
         "    print(exc)\n")
     assert run.returncode == 0, run.stderr
     assert "pip install 'restyle[train]'" in run.stdout
+
+
+def test_cli_stylize_and_video_run_a_pth_directly(candy: tuple[Path, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from restyle.samples import make_sample_clip
+
+    source, imported = candy
+    photos_dir = tmp_path / "photos"
+    photos_dir.mkdir()
+    Image.fromarray(photos((45, 61))[0]).save(photos_dir / "a.png")
+    assert main(["stylize", str(source), str(photos_dir), "-o", str(tmp_path / "styled"),
+                 "--backend", "ort_cpu", "--no-progress"]) == 0
+    with Image.open(tmp_path / "styled" / "a.png") as out:
+        assert out.size == (61, 45)
+    clip = make_sample_clip(tmp_path / "clip.mp4", frames=3, size=(64, 48))
+    assert main(["video", str(clip), str(tmp_path / "out.mp4"), "--model", str(source),
+                 "--backend", "ort_cpu", "--no-progress"]) == 0
+    assert "3 frames 64x48" in capsys.readouterr().out
+    assert len(list(imported.parent.glob("*.onnx"))) == 1  # imported once, reused
