@@ -24,9 +24,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                         "latest_net_G.pth or an AnimeGANv3 .onnx (recognised by content)")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
     p.add_argument("--format", default=None,
-                   help="read the file as this format instead of recognising it (see --help of "
-                        "`restyle pull --list` for the catalogue; formats: fast_neural_style, "
-                        "onnx_fast_neural_style, animegan2, cyclegan, animeganv3)")
+                   help="read the file as this format instead of recognising it: "
+                        "fast_neural_style, onnx_fast_neural_style, animegan2, cyclegan or "
+                        "animeganv3")
     p.add_argument("--style-name", help="style name to record (default: the file's stem)")
     p.add_argument("--description", help="one line describing the style")
     p.add_argument("--attribution", help="where the model and its style came from")
