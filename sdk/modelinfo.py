@@ -47,6 +47,7 @@ KEYS: dict[str, str] = {
     "input_name": "name of the input tensor",
     "output_name": "name of the output tensor",
     "graph_rewrites": "exact rewrites applied at export, comma-separated (e.g. fold_upsampling)",
+    "source_format": "for an imported model: the format it was imported from (restyle import)",
 }
 
 
@@ -70,6 +71,7 @@ class ModelInfo:
     input_name: str = "image"
     output_name: str = "stylized"
     graph_rewrites: str = ""
+    source_format: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """All fields as plain JSON-friendly values."""
@@ -112,6 +114,7 @@ class ModelInfo:
             input_name=ours.get("input_name", "image"),
             output_name=ours.get("output_name", "stylized"),
             graph_rewrites=ours.get("graph_rewrites", ""),
+            source_format=ours.get("source_format", ""),
         )
 
 

@@ -28,6 +28,7 @@ from restyle.backends.registry import open_backend
 from restyle.batching import BatchRunner
 from restyle.errors import ConfigError
 from restyle.images import ImageInput
+from restyle.imported import runnable_model
 from restyle.jobs.folder import FolderReport, file_pairs, finish, folder_pairs, run_pairs
 from restyle.jobs.stream import stream
 from restyle.modelcheck import check_weights
@@ -86,7 +87,7 @@ class StylizerInfo:
 
 
 def _model_source(model: str | os.PathLike[str]) -> ModelSource:
-    path = resolve_model(model)
+    path = runnable_model(resolve_model(model))  # a foreign file: its cached import
     if path.suffix.lower() in ENGINE_SUFFIXES:
         beside = path.with_suffix(".onnx")
         info = read_model_info(beside) if beside.exists() else None
@@ -100,7 +101,9 @@ class Stylizer:
     """Apply a restyle model to images, batches, streams and folders.
 
     Args:
-        model: An exported ``.onnx`` file, a TensorRT ``.engine``, or a bundled style name.
+        model: An exported ``.onnx`` file, a TensorRT ``.engine``, a bundled or pulled style
+            name, or a model trained elsewhere (``candy.pth``, ``udnie-9.onnx``, ``paprika.pt``
+            …: imported once and cached, see :mod:`restyle.imported`).
         backend: ``"auto"`` (fastest available: tensorrt > ort_cuda > openvino > ort_cpu) or one
             of those names.
         batch_size: Largest batch sent to the backend (halved automatically on out-of-memory).

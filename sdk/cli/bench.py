@@ -52,6 +52,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video", action="store_true",
                    help="measure end-to-end video frames/s (decode → stylise → encode) against "
                         "bare inference frames/s at the same resolution and batch")
+    p.add_argument("--peer", metavar="FILE",
+                   help="a fast_neural_style .pth or onnx/models .onnx: restyle on its import "
+                        "against its own project's way (PyTorch eager as neural_style.py; ONNX "
+                        "Runtime on the zoo file at 224), default at 512 and 1080p")
     p.add_argument("--json", metavar="OUT", help="write the full report as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="draw frames/s against batch size")
 
@@ -67,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from restyle.paths import atomic_output
     from restyle.styles import list_styles
 
+    if args.peer:
+        return _run_peer(args)
     model = args.model
     if model is None:
         styles = list_styles()
@@ -119,4 +125,18 @@ def _run_video(model: str, args: argparse.Namespace) -> int:
     if args.json:
         with atomic_output(args.json) as tmp:
             tmp.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def _run_peer(args: argparse.Namespace) -> int:
+    from restyle.bench.peer import format_peer_table, run_peer_bench
+    from restyle.paths import atomic_output
+
+    rows = run_peer_bench(args.peer, resolutions=tuple(
+        parse_resolution(r) for r in (args.resolution or ["512", "1080p"])),
+        backend=(args.backend or ["auto"])[0], repeat=args.repeat)
+    sys.stdout.write(format_peer_table(rows) + "\n")
+    if args.json:
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps([r.as_dict() for r in rows], indent=2))
     return 0

@@ -50,9 +50,15 @@ def resolve_model(model: str | os.PathLike[str]) -> Path:
         candidate = styles_dir() / f"{name}.onnx"
         if candidate.exists():
             return candidate
+        from restyle.imported import pulled_model
+
+        pulled = pulled_model(name)
+        if pulled is not None:
+            return pulled
         known = ", ".join(s.stem for s in sorted(styles_dir().glob("*.onnx"))) or "none"
         raise ModelFormatError(
             f"no model file {name!r} and no bundled style of that name (bundled: {known}); "
-            "pass a path to a .onnx or .engine file"
+            "pass a path to a .onnx or .engine file, or fetch a published one with `restyle pull "
+            "--list`"
         )
     raise ModelFormatError(f"model file {path} does not exist")

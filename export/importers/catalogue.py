@@ -1,0 +1,75 @@
+"""The catalogue ``restyle pull`` fetches from: published style models with pinned checksums.
+
+The onnx/models ``fast_neural_style`` files (pytorch/examples' TransformerNet, BSD-3-Clause).
+Each sha256 is the ``oid sha256:`` of the repository's Git LFS pointer file for that model; an
+entry whose pointer was not available when this list was written has ``sha256=None`` and is
+refused by ``restyle pull`` (fetch it by hand, check it, and ``restyle import`` it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from restyle.errors import ConfigError
+
+__all__ = ["CATALOGUE", "CatalogueEntry", "entry"]
+
+_ZOO = ("https://github.com/onnx/models/raw/main/validated/vision/style_transfer/"
+        "fast_neural_style/model/")
+_SOURCE = "onnx/models fast_neural_style (pytorch/examples fast_neural_style, COCO 2014)"
+_LICENSE = "BSD-3-Clause"
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One published model."""
+
+    name: str
+    file: str
+    url: str
+    sha256: str | None
+    size: int
+    opset: int
+    license: str
+    source: str
+    description: str
+
+
+def _zoo(style: str, opset: int, sha256: str | None, title: str) -> CatalogueEntry:
+    file = f"{style}-{opset}.onnx"
+    return CatalogueEntry(
+        name=f"{style}-{opset}", file=file, url=_ZOO + file, sha256=sha256,
+        size=6728029 if opset == 9 else 6726529, opset=opset, license=_LICENSE, source=_SOURCE,
+        description=f"{title} (Johnson et al. fast style transfer, onnx/models opset {opset})")
+
+
+CATALOGUE: dict[str, CatalogueEntry] = {e.name: e for e in (
+    _zoo("mosaic", 8, None, "Mosaic"),
+    _zoo("mosaic", 9, None, "Mosaic"),
+    _zoo("candy", 8, None, "Candy"),
+    _zoo("candy", 9, None, "Candy"),
+    _zoo("rain-princess", 8,
+         "bf13b623576021a77dab6aa54c366d0900e8f55909be27cf4a40248d6ff6e097", "Rain Princess"),
+    _zoo("rain-princess", 9,
+         "4162912e6f75fedef6f810ae989b9e10d3d5d43308dab34b027c850cf255e152", "Rain Princess"),
+    _zoo("udnie", 8, None, "Udnie"),
+    _zoo("udnie", 9, "8656b6ce7dec8f22ee13c2d557d6b67bd6f550dde88d0f2e7c9972aeb765cc0d",
+         "Udnie"),
+    _zoo("pointilism", 8,
+         "09fb31931c1826daf42552e451a908d068486a3ca946324a3ece758d51f46cad", "Pointilism"),
+    _zoo("pointilism", 9,
+         "5ee2b8d4d6bc60a777f54e0fe96a1b717360a004b79d56c67390d4a975b14d98", "Pointilism"),
+)}
+
+
+def entry(name: str) -> CatalogueEntry:
+    """The catalogue entry called ``name``.
+
+    Raises:
+        ConfigError: No entry has that name; the message lists them.
+    """
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise ConfigError(f"no model {name!r} in the catalogue: choose one of "
+                          f"{', '.join(CATALOGUE)} (`restyle pull --list`)") from None
