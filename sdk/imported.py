@@ -2,24 +2,30 @@
 
 ``Stylizer("candy.pth")``, ``restyle stylize udnie-9.onnx …`` and ``restyle video … --model
 paprika.pt`` pass through :func:`runnable_model`: a restyle model or an engine is used as it is;
-any other file is imported with :func:`restyle.export.importers.import_model` (checked against
-its source) the first time and kept in the user cache under the sha256 of its bytes, so a renamed
-copy hits the same entry and an edited file is imported afresh. Models fetched by
-``restyle pull NAME`` live in the same cache and are found by name.
+any other file is imported (checked against its source) the first time and kept in the user cache
+under the sha256 of its bytes, so a renamed copy hits the same entry and an edited file is imported
+afresh. Models fetched by ``restyle pull NAME`` live in the same cache and are found by name.
+
+The runtime does not convert models itself: converting is the export layer's job, and the runtime
+never imports it (``make layers``). The converter is found through the ``restyle.importers``
+entry-point group, which restyle's own export layer fills (``restyle.export.importers``, see
+pyproject.toml) and which another package may fill as well: a plugin point, not a hidden import.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Protocol
 
+from restyle.errors import DependencyError
 from restyle.modelinfo import PREFIX, read_metadata_props
-from restyle.paths import cache_dir
+from restyle.paths import cache_dir, file_sha256
 
-__all__ = ["IMPORT_CACHE_VERSION", "cached_import", "imported_cache_dir", "pulled_model",
-           "pulled_models_dir", "runnable_model", "sha256_file"]
+__all__ = ["IMPORTER_GROUP", "IMPORT_CACHE_VERSION", "ModelImporter", "cached_import",
+           "imported_cache_dir", "pulled_model", "pulled_models_dir", "runnable_model"]
 
 log = logging.getLogger("restyle.imported")
 
@@ -45,13 +51,26 @@ def pulled_model(name: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+#: The entry-point group a model converter registers under (``restyle`` is restyle's own).
+IMPORTER_GROUP = "restyle.importers"
+
+
+class ModelImporter(Protocol):
+    """Converts a foreign model file into a checked restyle ONNX model written to ``target``."""
+
+    def __call__(self, source: Path, target: Path) -> object: ...
+
+
+def _importer() -> ModelImporter:
+    """The converter registered under :data:`IMPORTER_GROUP` (restyle's own first)."""
+    found = {ep.name: ep for ep in entry_points(group=IMPORTER_GROUP)}
+    ep = found.get("restyle") or next(iter(found.values()), None)
+    if ep is None:
+        raise DependencyError("no model importer is installed (entry-point group "
+                              f"{IMPORTER_GROUP!r}): reinstall restyle, e.g. "
+                              "`pip install --force-reinstall 'restyle[cpu]'`")
+    importer: ModelImporter = ep.load()
+    return importer
 
 
 def _is_restyle_onnx(path: Path) -> bool:
@@ -69,15 +88,13 @@ def cached_import(path: str | os.PathLike[str]) -> Path:
         ExportError: The import does not match its source.
     """
     source = Path(path)
-    target = imported_cache_dir() / f"{sha256_file(source)}.onnx"
+    target = imported_cache_dir() / f"{file_sha256(source)}.onnx"
     if target.is_file():
         log.debug("%s: using the cached import %s", source, target)
         return target
-    from restyle.export.importers import import_model
-
     log.info("%s is not a restyle model: importing it once (cached as %s)", source, target)
-    result = import_model(source, target)
-    log.info("imported %s: %s", source.name, result.detection.summary)
+    result = _importer()(source, target)
+    log.info("imported %s: %s", source.name, result)
     return target
 
 

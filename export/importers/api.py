@@ -25,11 +25,10 @@ from restyle.export.importers.check import (
 )
 from restyle.export.importers.registry import Detection, candidates, importer, list_importers
 from restyle.export.importers.safe_load import load_onnx, load_state_dict, sniff
-from restyle.imported import sha256_file
 from restyle.modelinfo import PREFIX, ModelInfo
-from restyle.paths import atomic_output
+from restyle.paths import atomic_output, file_sha256
 
-__all__ = ["ImportResult", "detect", "import_model", "source_module"]
+__all__ = ["ImportResult", "detect", "import_for_runtime", "import_model", "source_module"]
 
 log = logging.getLogger("restyle.export")
 
@@ -218,7 +217,7 @@ def import_model(
     kind, content = _content(src)
     imp, detection = _pick(src, kind, content, format)
     log.info("%s: %s", src.name, detection.summary)
-    sha = sha256_file(src)
+    sha = file_sha256(src)
     if kind == "torch":
         graph, folded, forward = _torch_graph(imp, content, detection, fold=fold,
                                               tolerance=tolerance)
@@ -254,3 +253,9 @@ def import_model(
     log.info("wrote %s (max %d grey level(s) from the source on photos) in %.1f s", target,
              result.max_diff, result.seconds)
     return result
+
+
+def import_for_runtime(source: Path, target: Path) -> str:
+    """What the runtime calls (entry point ``restyle.importers``) for a foreign file given to
+    ``Stylizer``: import it with the defaults and say what was found."""
+    return import_model(source, target).detection.summary

@@ -19,8 +19,8 @@ from pathlib import Path
 from restyle.errors import ModelFormatError, RestyleError
 from restyle.export.importers.api import ImportResult, import_model
 from restyle.export.importers.catalogue import CatalogueEntry, entry
-from restyle.imported import pulled_models_dir, sha256_file
-from restyle.paths import atomic_output, cache_dir
+from restyle.imported import pulled_models_dir
+from restyle.paths import atomic_output, cache_dir, file_sha256
 
 __all__ = ["DownloadError", "PullResult", "download", "pull"]
 
@@ -119,7 +119,7 @@ def pull(name: str, *, base_url: str | None = None, force: bool = False) -> Pull
     if target.is_file() and not force:
         log.info("%s is already pulled: %s", item.name, target)
         return PullResult(item, target, downloaded, None)
-    if force or not downloaded.is_file() or sha256_file(downloaded) != item.sha256:
+    if force or not downloaded.is_file() or file_sha256(downloaded) != item.sha256:
         download(item, downloaded, base_url=base_url)
     try:
         result = import_model(downloaded, target, style=item.name, license=item.license,

@@ -83,9 +83,9 @@ def test_old_fast_neural_style_checkpoint_runs_directly_and_matches(
     info = read_model_info(imported)
     assert info.arch == "fast_neural_style" and info.style == "candy"
     assert info.source_format.startswith("pytorch/examples fast_neural_style")
-    from restyle.imported import sha256_file
+    from restyle.paths import file_sha256
 
-    assert info.checkpoint_sha256 == sha256_file(source)
+    assert info.checkpoint_sha256 == file_sha256(source)
     assert info.graph_rewrites == "fold_upsampling"
     graph = onnx.load(str(imported))
     assert [i.name for i in graph.graph.input] == ["image"]
