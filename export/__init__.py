@@ -20,16 +20,20 @@ from restyle.export.inspection import inspect
 if TYPE_CHECKING:
     from restyle.export.fp16 import to_fp16
     from restyle.export.onnx_export import ExportResult, to_onnx
+    from restyle.export.quantize import QuantizeReport, quantize
     from restyle.export.tensorrt import build_engine, cached_engine
 
 __all__ = [
-    "ExportResult", "build_engine", "cached_engine", "inspect", "to_fp16", "to_onnx",
+    "ExportResult", "QuantizeReport", "build_engine", "cached_engine", "inspect", "quantize",
+    "to_fp16", "to_onnx",
 ]
 
 _LAZY = {
     "ExportResult": "restyle.export.onnx_export",
     "to_onnx": "restyle.export.onnx_export",
     "to_fp16": "restyle.export.fp16",
+    "quantize": "restyle.export.quantize",
+    "QuantizeReport": "restyle.export.quantize",
     "build_engine": "restyle.export.tensorrt",
     "cached_engine": "restyle.export.tensorrt",
 }

@@ -16,7 +16,7 @@ from PIL import Image
 from restyle._optional import require
 from restyle.paths import atomic_output
 
-__all__ = ["make_sample_clip", "sample_photos"]
+__all__ = ["load_photos", "make_sample_clip", "sample_photos"]
 
 
 def sample_photos() -> list[Path]:
@@ -68,3 +68,17 @@ def make_sample_clip(
         for packet in stream.encode():
             container.mux(packet)
     return target
+
+
+def load_photos(paths: list[Path] | None = None, *, max_side: int | None = None
+                ) -> dict[str, np.ndarray]:
+    """Photos as uint8 RGB arrays by file stem (default: the bundled ones), each shrunk so its
+    longer side is at most ``max_side`` pixels."""
+    photos = {}
+    for path in sample_photos() if paths is None else paths:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+        if max_side and max(rgb.size) > max_side:
+            rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        photos[path.stem] = np.asarray(rgb, dtype=np.uint8)
+    return photos

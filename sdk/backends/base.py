@@ -86,7 +86,9 @@ class BackendConfig:
             to run on instead of streams of our own.
         cuda_graph: Capture the engine launch in a CUDA graph per input shape (TensorRT).
         slots: Batches in flight at once on GPU backends (each slot has its own stream).
-        fp16: Build TensorRT engines with FP16 kernels.
+        precision: What to compute in (:data:`restyle.precision.PRECISIONS`): ``auto`` is the
+            backend's fastest setting that keeps quality (TensorRT: FP16 kernels), ``fp32``
+            / ``bf16`` / ``fp16`` set the runtime's precision, ``int8`` runs an int8 model.
     """
 
     device: int = 0
@@ -96,7 +98,7 @@ class BackendConfig:
     stream: object | None = None
     cuda_graph: bool = False
     slots: int = 2
-    fp16: bool = True
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)

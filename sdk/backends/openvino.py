@@ -28,6 +28,7 @@ from restyle.backends.base import (
 from restyle.backends.registry import register_backend
 from restyle.environment import physical_cores
 from restyle.errors import ModelFormatError
+from restyle.precision import graph_precision, openvino_compile_hint, openvino_executed
 
 __all__ = ["OpenVinoBackend"]
 
@@ -52,11 +53,13 @@ class OpenVinoBackend(BaseBackend):
         threads = config.threads or physical_cores()
         self._throughput = config.batch_size > 1
         hint = "THROUGHPUT" if self._throughput else "LATENCY"
+        stored = graph_precision(model.path)
         try:
             core = ov.Core()
             self._compiled = core.compile_model(
                 str(model.path), "CPU",
-                {"PERFORMANCE_HINT": hint, "INFERENCE_NUM_THREADS": threads})
+                {"PERFORMANCE_HINT": hint, "INFERENCE_NUM_THREADS": threads,
+                 **openvino_compile_hint(config.precision, stored)})
         except Exception as exc:  # OpenVINO raises RuntimeError for model problems
             raise ModelFormatError(f"OpenVINO cannot compile {model.path}: {exc}; re-export the "
                                    "model with `restyle export`") from exc
@@ -69,10 +72,11 @@ class OpenVinoBackend(BaseBackend):
         self._in = model.input_name if model.input_name in inputs else inputs[0]
         in_type = str(self._compiled.inputs[inputs.index(self._in)].get_element_type())
         self._io = ModelIO(model.io, np.float16 if "f16" in in_type else np.float32)
-        precision = model.info.precision if model.info else "fp32"
+        precision, runs = openvino_executed(self._compiled, stored)
         super().__init__(BackendInfo(
             "openvino", f"OpenVINO {ov.get_version().split('-')[0]} CPU", precision, "cpu",
-            detail=f"{hint} hint, {threads} thread(s), {self._requests} infer request(s)"))
+            detail=f"{hint} hint, {threads} thread(s), {self._requests} infer request(s)"
+                   + (f", {runs}" if runs else "")))
 
     def _acquire_blocking(self) -> Any:
         request = self._acquire(block=True)

@@ -25,6 +25,7 @@ from restyle.backends.base import (
 from restyle.backends.registry import register_backend
 from restyle.environment import physical_cores
 from restyle.errors import ModelFormatError
+from restyle.precision import graph_precision
 
 __all__ = ["OrtCpuBackend", "session_io"]
 
@@ -71,7 +72,7 @@ class OrtCpuBackend(BaseBackend):
             raise ModelFormatError(f"ONNX Runtime cannot load {model.path}: {exc}; re-export the "
                                    "model with `restyle export`") from exc
         self._in, self._out, self._io = session_io(self._session, model)
-        precision = model.info.precision if model.info else "fp32"
+        precision = graph_precision(model.path)  # what the graph's nodes and weights compute in
         super().__init__(BackendInfo("ort_cpu", "CPUExecutionProvider", precision, "cpu",
                                      detail=f"{threads} intra-op thread(s), ORT_ENABLE_ALL"))
 

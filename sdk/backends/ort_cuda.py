@@ -27,6 +27,7 @@ from restyle.backends.registry import register_backend
 from restyle.cuda import get_runtime
 from restyle.cuda.buffers import Slot
 from restyle.errors import BackendUnavailableError, ModelFormatError, RestyleError
+from restyle.precision import graph_precision
 
 __all__ = ["OrtCudaBackend"]
 
@@ -78,7 +79,7 @@ class OrtCudaBackend(BaseBackend):
                                           "requirements")
         self._in, self._out, self._io = session_io(self._session, model)
         self._lock = threading.Lock()
-        precision = model.info.precision if model.info else "fp32"
+        precision = graph_precision(model.path)  # what the graph's nodes and weights compute in
         super().__init__(BackendInfo("ort_cuda", "CUDAExecutionProvider", precision,
                                      f"cuda:{config.device}",
                                      detail=f"IOBinding, {self._cuda.name} stream"))

@@ -93,12 +93,13 @@ def _export_tensorrt() -> Any:
 def _engine_for_onnx(model: ModelSource, config: BackendConfig) -> Path:
     """The cached engine for ``model`` on this machine, built first if there is none."""
     export_trt = _export_tensorrt()
-    path: Path | None = export_trt.cached_engine(model.path, fp16=config.fp16,
+    fp16 = config.precision in ("auto", "fp16")  # FP16 kernels unless fp32 is asked
+    path: Path | None = export_trt.cached_engine(model.path, fp16=fp16,
                                                  device=config.device)
     if path is None:
         log.warning("building TensorRT engine for %s (first use, cached in %s); this takes a "
                     "few minutes once", model.path, engine_cache_dir())
-        path = Path(export_trt.build_engine(model.path, fp16=config.fp16, device=config.device))
+        path = Path(export_trt.build_engine(model.path, fp16=fp16, device=config.device))
     return path
 
 

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     strength, keep = float(args.strength), bool(args.preserve_color)
     written = skipped = failed = 0
     with Stylizer(args.model, backend=args.backend, batch_size=args.batch_size,
-                  device=args.device) as st:
+                  device=args.device, precision=args.precision) as st:
         info = st.info
         log.info("backend %s (%s, %s, %s)", info.backend, info.provider, info.precision,
                  info.device)

@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     temporal = (TemporalBlend(strength=args.temporal_strength,
                               threshold=args.temporal_threshold) if args.temporal else None)
-    with Stylizer(model, backend=args.backend, batch_size=args.batch) as st:
+    with Stylizer(model, backend=args.backend, batch_size=args.batch,
+                  precision=args.precision) as st:
         strength = args.strength
 
         def stylize_batch(frames: list[np.ndarray]) -> list[np.ndarray]:
