@@ -7,11 +7,11 @@ OpenVINO default there): expectations are set from what the runtime reports, nev
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Reference
 
 from restyle import Stylizer
 from restyle.backends.base import BackendConfig, ModelSource
@@ -27,7 +27,9 @@ from restyle.precision import (
     int8_path,
     openvino_compile_hint,
 )
+from restyle.precision_choice import auto_order
 
+Reference = Callable[[np.ndarray], np.ndarray]
 needs_openvino = pytest.mark.skipif(importlib.util.find_spec("openvino") is None,
                                     reason="openvino not installed")
 
@@ -73,6 +75,12 @@ def test_graph_precision_and_int8_path(tiny_model: Path) -> None:
     assert int8_path(int8_path(tiny_model)) == int8_path(tiny_model)
 
 
+def test_auto_order_per_isa() -> None:
+    assert auto_order("AMX") == ("bf16", "int8")
+    assert auto_order("AVX512_BF16") == ("int8", "bf16")
+    assert auto_order("AVX2") == ("int8",)
+
+
 def test_gate_report_minimum_is_the_worst_photo() -> None:
     gate = GateReport({"a": 40.0, "b": 34.0}, threshold_db=35.0)
     assert gate.min_psnr_db == 34.0 and gate.mean_psnr_db == 37.0 and not gate.passed
@@ -105,7 +113,7 @@ def test_openvino_fp32_is_read_back_and_exact(tiny_model: Path, ref: Reference) 
 @needs_openvino
 def test_openvino_bf16_runs_only_where_the_cpu_has_it(tiny_model: Path, ref: Reference) -> None:
     if not cpu_has_bf16():
-        with pytest.raises(BackendUnavailableError, match="bf16.*AMX or AVX512_BF16"):
+        with pytest.raises(BackendUnavailableError, match=r"bf16.*AMX or AVX512_BF16"):
             Stylizer(tiny_model, backend="openvino", precision="bf16")
         return
     with Stylizer(tiny_model, backend="openvino", precision="bf16") as st:
