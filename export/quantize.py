@@ -8,10 +8,12 @@ that runs int8 fast; ONNX Runtime where OpenVINO is missing) → the recipe, the
 the source's sha256 and the measured PSNR into ``restyle.quantization`` → atomic write of
 ``MODEL.int8.onnx``.
 
-The recipe (measured on the project's CPUs, notes in ``docs/precision.md``): NNCF's ``MIXED``
-preset (symmetric weights, asymmetric activations) with every InstanceNormalization left in float:
-quantising InstanceNorm's input costs 6–10 dB, and the AVX2 int8 deconvolution kernel is slower
-than fp32, which ``MIXED`` leaves float.
+The recipe (measured on the project's CPUs, ``docs/precision.md``): NNCF's ``MIXED`` preset
+(symmetric weights, asymmetric activations) with every InstanceNormalization left in float
+(quantising InstanceNorm's input costs 6–10 dB; the AVX2 int8 deconvolution kernel is slower than
+fp32, which ``MIXED`` leaves float) and the full bias correction (+1 dB on ``realtime`` over the
+fast one). Calibration crops come from ordinary photos only: NNCF averages the per-sample ranges,
+so darkened copies narrow them and cost 10–20 dB.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ RECIPE: dict[str, Any] = {
     "method": "post-training static quantisation, QDQ",
     "preset": "mixed",
     "ignored_types": ["InstanceNormalization"],
-    "fast_bias_correction": True,
+    "fast_bias_correction": False,
 }
 #: scikit-image's colour photos that restyle does not bundle: the default held-out set.
 HELDOUT_SKIMAGE = ("motorcycle_left.png", "hubble_deep_field.jpg", "ihc.png", "retina.jpg")
@@ -231,7 +233,7 @@ def quantize(
     try:
         int8 = nncf.quantize(
             fp32, dataset, subset_size=len(images), preset=nncf.QuantizationPreset.MIXED,
-            fast_bias_correction=True,
+            fast_bias_correction=bool(RECIPE["fast_bias_correction"]),
             ignored_scope=nncf.IgnoredScope(types=list(RECIPE["ignored_types"]), validate=False))
     except Exception as exc:  # NNCF raises many types for graphs it cannot handle
         raise ExportError(f"NNCF could not quantise {src_p}: {exc}") from exc

@@ -162,3 +162,20 @@ def test_cli_quantize_and_refusal(float_model: Path, tmp_path: Path,
     assert main(["quantize", str(float_model), "-o", str(tmp_path / "x.onnx"), "--crops", "2",
                  "--crop-size", "64", "--min-psnr", "300"]) != 0
     assert "int8 refused" in capsys.readouterr().err
+
+
+def test_bench_precision_rows_report_what_ran(float_model: Path, int8_model: Path,
+                                             tmp_path: Path) -> None:
+    from restyle.bench.precision import format_precision_table, measure_precisions
+
+    report = measure_precisions([float_model], backends=["openvino"], precisions=["all"],
+                                resolutions=[(32, 48)], rounds=2, scratch=tmp_path,
+                                ceilings={"fp32": 100.0, "int8": 200.0})
+    rows = {r.requested: r for r in report.rows}
+    assert rows["fp32"].ratio_to_fp32 == 1.0 and rows["fp32"].psnr_min_db is None
+    assert rows["int8"].precision == "int8" and rows["int8"].psnr_min_db is not None
+    assert rows["int8"].psnr_min_db <= rows["int8"].psnr_mean_db
+    assert "bf16" in rows or any("bf16" in k for k in report.skipped)
+    assert any("fp16" in k for k in report.skipped)  # no fp16 on these CPUs: said, not hidden
+    table = format_precision_table(report)
+    assert "x fp32" in table and report.isa in table
