@@ -11,9 +11,11 @@ the source's sha256 and the measured PSNR into ``restyle.quantization`` → atom
 The recipe (measured on the project's CPUs, ``docs/precision.md``): NNCF's ``MIXED`` preset
 (symmetric weights, asymmetric activations) with every InstanceNormalization left in float
 (quantising InstanceNorm's input costs 6–10 dB; the AVX2 int8 deconvolution kernel is slower than
-fp32, which ``MIXED`` leaves float) and the full bias correction (+1 dB on ``realtime`` over the
-fast one). Calibration crops come from ordinary photos only: NNCF averages the per-sample ranges,
-so darkened copies narrow them and cost 10–20 dB.
+fp32, which ``MIXED`` leaves float), the first convolution left in float too, and the full bias
+correction: on the worst held-out photo ``realtime`` goes from 33.7 dB (fast bias correction) to
+34.7 (full) to 35.6 (first convolution float), at no measurable cost in speed. Calibration crops
+come from ordinary photos only: NNCF averages the per-sample ranges, so darkened copies narrow
+them and cost 10–20 dB.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ RECIPE: dict[str, Any] = {
     "method": "post-training static quantisation, QDQ",
     "preset": "mixed",
     "ignored_types": ["InstanceNormalization"],
+    "ignored_nodes": "the first convolution (it reads the image)",
     "fast_bias_correction": False,
 }
 #: scikit-image's colour photos that restyle does not bundle: the default held-out set.
@@ -230,11 +233,13 @@ def quantize(
     log.info("calibrating on %d crops of %d px from %d photo(s)", len(images), crop_size,
              len(calib_paths))
     fp32 = onnx.load(str(src_p))
+    first = [n.name for n in fp32.graph.node if n.op_type in ("Conv", "ConvTranspose")][:1]
     try:
         int8 = nncf.quantize(
             fp32, dataset, subset_size=len(images), preset=nncf.QuantizationPreset.MIXED,
             fast_bias_correction=bool(RECIPE["fast_bias_correction"]),
-            ignored_scope=nncf.IgnoredScope(types=list(RECIPE["ignored_types"]), validate=False))
+            ignored_scope=nncf.IgnoredScope(types=list(RECIPE["ignored_types"]), names=first,
+                                            validate=False))
     except Exception as exc:  # NNCF raises many types for graphs it cannot handle
         raise ExportError(f"NNCF could not quantise {src_p}: {exc}") from exc
     check_graph(int8)
@@ -257,7 +262,8 @@ def quantize(
                 f"{min_psnr_db:g} dB; calibrate on photos like yours (--calibration DIR) or "
                 "keep fp32")
         record = {
-            "recipe": {**RECIPE, "nncf_version": nncf.__version__, "subset_size": len(images)},
+            "recipe": {**RECIPE, "nncf_version": nncf.__version__, "subset_size": len(images),
+                       "ignored_names": first},
             "calibration": calibration_record, "gate": gate.as_dict(),
             "source": src_p.name, "source_sha256": file_sha256(src_p),
         }
