@@ -19,8 +19,8 @@ from restyle.export.inspection import inspect
 
 if TYPE_CHECKING:
     from restyle.export.fp16 import to_fp16
+    from restyle.export.int8 import QuantizeReport, quantize
     from restyle.export.onnx_export import ExportResult, to_onnx
-    from restyle.export.quantize import QuantizeReport, quantize
     from restyle.export.tensorrt import build_engine, cached_engine
 
 __all__ = [
@@ -32,8 +32,8 @@ _LAZY = {
     "ExportResult": "restyle.export.onnx_export",
     "to_onnx": "restyle.export.onnx_export",
     "to_fp16": "restyle.export.fp16",
-    "quantize": "restyle.export.quantize",
-    "QuantizeReport": "restyle.export.quantize",
+    "quantize": "restyle.export.int8",
+    "QuantizeReport": "restyle.export.int8",
     "build_engine": "restyle.export.tensorrt",
     "cached_engine": "restyle.export.tensorrt",
 }

@@ -93,7 +93,7 @@ def _int8_model(model: Path, scratch: Path, skipped: dict[str, str]) -> Path | N
     if int8_path(model).exists():
         return model
     try:
-        from restyle.export.quantize import quantize
+        from restyle.export.int8 import quantize
     except ImportError as exc:
         skipped[f"{model.name} int8"] = f"no int8 model and no restyle.export ({exc})"
         return None
@@ -225,7 +225,7 @@ def default_photos() -> tuple[dict[str, NDArray[np.uint8]], str]:
     from restyle.samples import load_photos, sample_photos
 
     try:
-        from restyle.export.quantize import heldout_photos
+        from restyle.export.int8 import heldout_photos
 
         return heldout_photos(None, calibration=sample_photos())
     except (ImportError, RestyleError):

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"fp16 psnr   {shown}\n")
     int8_failed = False
     if args.int8:
-        from restyle.export.quantize import quantize
+        from restyle.export.int8 import quantize
         from restyle.precision import QualityGateError
 
         try:

@@ -26,7 +26,7 @@ def add_int8_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
 
 def write_int8_report(report: object) -> None:
     """Print what :func:`restyle.export.quantize` wrote."""
-    from restyle.export.quantize import QuantizeReport
+    from restyle.export.int8 import QuantizeReport
 
     if not isinstance(report, QuantizeReport):  # pragma: no cover - the caller's bug
         raise TypeError(report)
@@ -50,7 +50,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 @command("quantize", help="write an int8 model (NNCF, gated by PSNR on held-out photos)",
          configure=_configure)
 def run(args: argparse.Namespace) -> int:
-    from restyle.export.quantize import quantize
+    from restyle.export.int8 import quantize
     from restyle.styles import resolve_model
 
     report = quantize(resolve_model(args.model), args.output, calibration=args.calibration,
