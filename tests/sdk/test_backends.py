@@ -90,7 +90,10 @@ def test_openvino_equals_ort_cpu(tiny_model: Path, batch_size: int) -> None:
         try:
             hint = "THROUGHPUT" if batch_size > 1 else "LATENCY"
             assert hint in ov_backend.info.detail
-            assert _max_diff(ov_backend.run(batch), cpu.run(batch)) <= 1
+            # OpenVINO runs bf16 by default on CPUs that have it (AMX, AVX512_BF16): the
+            # tolerance follows the precision it reports
+            tolerance = 1 if ov_backend.info.precision == "fp32" else 6
+            assert _max_diff(ov_backend.run(batch), cpu.run(batch)) <= tolerance
         finally:
             ov_backend.close()
 
