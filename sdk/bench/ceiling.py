@@ -33,8 +33,9 @@ def openvino_gemm_ceiling(precision: str, *, n: int = 1024, repeat: int = 5) -> 
     runs in that precision. None without OpenVINO, or when the CPU does not run ``precision``
     (what the plugin executes is read back, never assumed).
 
-    int8 is a MatMul between FakeQuantize'd activations and weights, which OpenVINO's
-    low-precision transformations turn into an int8 GEMM (VNNI / AMX where the CPU has them).
+    int8 is a MatMul of FakeQuantize'd activations and dequantised int8 weights, which OpenVINO's
+    low-precision transformations turn into an int8 GEMM (VNNI / AMX where the CPU has them);
+    the runtime graph is checked to hold it.
     """
     try:
         import openvino as ov
@@ -43,15 +44,16 @@ def openvino_gemm_ceiling(precision: str, *, n: int = 1024, repeat: int = 5) -> 
         return None
     rng = np.random.default_rng(0)
     a = ops.parameter([n, n], np.float32, name="a")
-    b: object = ops.constant(rng.standard_normal((n, n), dtype=np.float32))
-    x: object = a
-    if precision == "int8":
-        def fq(node: object, lo: float, hi: float) -> object:
-            return ops.fake_quantize(node, np.float32(lo), np.float32(hi), np.float32(lo),
-                                     np.float32(hi), 256)
-
-        x, b = fq(a, 0.0, 4.0), fq(b, -4.0, 4.0)
-    model = ov.Model([ops.matmul(x, b, False, False)], [a], "gemm")
+    if precision == "int8":  # u8 activations (FakeQuantize) × i8 weights (dequantised constant)
+        weights = rng.integers(-127, 128, (n, n)).astype(np.int8)
+        b = ops.multiply(ops.convert(ops.constant(weights), np.float32),
+                         ops.constant(np.float32(0.03)))
+        x = ops.fake_quantize(a, np.float32(0), np.float32(4), np.float32(0), np.float32(4), 256)
+        out = ops.matmul(x, b, False, True)
+    else:
+        out = ops.matmul(a, ops.constant(rng.standard_normal((n, n), dtype=np.float32)), False,
+                         False)
+    model = ov.Model([out], [a], "gemm")
     hint = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}.get(precision)
     if hint is None:
         return None
@@ -65,6 +67,11 @@ def openvino_gemm_ceiling(precision: str, *, n: int = 1024, repeat: int = 5) -> 
     if precision == "bf16" and (not cpu_has_bf16()
                                 or openvino_executed(compiled, "fp32")[0] != "bf16"):
         return None  # not offered (or capped by ONEDNN_MAX_CPU_ISA), whatever the hint says
+    if precision == "int8" and not any(
+            "8" in str(op.get_rt_info()["runtimePrecision"].astype(str))
+            for op in compiled.get_runtime_model().get_ordered_ops()
+            if str(op.get_rt_info()["layerType"].astype(str)) == "FullyConnected"):
+        return None  # the runtime did not form an int8 GEMM
     request = compiled.create_infer_request()
     x_in = rng.uniform(0, 4, (n, n)).astype(np.float32)
     timing = measure(lambda: request.infer({0: x_in}), warmup=1, repeat=repeat)
