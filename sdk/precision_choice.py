@@ -26,6 +26,8 @@ from restyle.precision import (
     MIN_PSNR_DB,
     GateReport,
     QualityGateError,
+    check_delivered,
+    cpu_has_bf16,
     cpu_isa,
     file_sha256,
     graph_precision,
@@ -67,6 +69,8 @@ def choose(source: ModelSource, precision: str, *, backend: str,
         return source, "int8"
     if precision == "int8":
         return _int8_source(source, min_psnr_db), "int8"
+    if precision == "bf16" and not cpu_has_bf16():  # OpenVINO would echo the hint regardless
+        check_delivered("bf16", "fp32", backend)
     if precision != "auto" or stored != "fp32" or not _openvino_first(source, backend):
         return source, precision
     for candidate in auto_order():
