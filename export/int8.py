@@ -32,7 +32,7 @@ import onnx
 from numpy.typing import NDArray
 
 from restyle._optional import require
-from restyle.errors import ConfigError, ExportError
+from restyle.errors import ConfigError, ExportError, QualityGateError
 from restyle.export.metadata import write_metadata
 from restyle.export.verify import check_graph
 from restyle.images import IMAGE_SUFFIXES
@@ -41,7 +41,6 @@ from restyle.paths import atomic_output
 from restyle.precision import (
     MIN_PSNR_DB,
     GateReport,
-    QualityGateError,
     file_sha256,
     graph_precision,
     int8_path,

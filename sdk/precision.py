@@ -35,14 +35,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from restyle.errors import BackendUnavailableError, ConfigError, RestyleError
+from restyle.errors import BackendUnavailableError, ConfigError
 
 __all__ = [
     "INT8_SUFFIX",
     "MIN_PSNR_DB",
     "PRECISIONS",
     "GateReport",
-    "QualityGateError",
     "check_delivered",
     "check_precision",
     "cpu_isa",
@@ -66,11 +65,6 @@ INT8_SUFFIX = ".int8.onnx"
 _OV_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 _FROM_OV = {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "f16": "fp16",
             "float16": "fp16"}
-
-
-class QualityGateError(RestyleError, ValueError):
-    """A reduced-precision model is too far from fp32 on held-out photos (the measured PSNR is in
-    the message)."""
 
 
 def check_precision(value: str, *, allow_all: bool = False) -> str:

@@ -19,13 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from restyle.backends.base import BackendConfig, ModelIO, ModelSource
-from restyle.errors import ConfigError, ModelFormatError
+from restyle.errors import ConfigError, ModelFormatError, QualityGateError
 from restyle.modelinfo import read_model_info
 from restyle.paths import atomic_output, cache_dir
 from restyle.precision import (
     MIN_PSNR_DB,
     GateReport,
-    QualityGateError,
     check_delivered,
     cpu_has_bf16,
     cpu_isa,

@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"fp16 psnr   {shown}\n")
     int8_failed = False
     if args.int8:
+        from restyle.errors import QualityGateError
         from restyle.export.int8 import quantize
-        from restyle.precision import QualityGateError
 
         try:
             write_int8_report(quantize(
