@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from restyle.errors import RestyleError
 from restyle.precision import PRECISIONS, int8_path, psnr
+from restyle.samples import fit_photo
 
 __all__ = ["PrecisionReport", "PrecisionRow", "format_precision_table", "measure_precisions"]
 
@@ -73,18 +74,6 @@ def expand(precisions: Sequence[str]) -> list[str]:
     """``all`` → every precision but ``auto``; fp32 always first (the reference)."""
     wanted = [p for p in PRECISIONS if p != "auto"] if "all" in precisions else list(precisions)
     return ["fp32", *[p for p in dict.fromkeys(wanted) if p != "fp32"]]
-
-
-def _fit(photo: NDArray[np.uint8], h: int, w: int) -> NDArray[np.uint8]:
-    """``photo`` scaled to cover ``h``×``w`` and centre-cropped."""
-    from PIL import Image
-
-    ph, pw = photo.shape[:2]
-    s = max(h / ph, w / pw)
-    nh, nw = max(h, round(ph * s)), max(w, round(pw * s))
-    img = np.asarray(Image.fromarray(photo).resize((nw, nh), Image.Resampling.BICUBIC))
-    y, x = (nh - h) // 2, (nw - w) // 2
-    return np.ascontiguousarray(img[y:y + h, x:x + w])
 
 
 def _int8_model(model: Path, scratch: Path, skipped: dict[str, str]) -> Path | None:
@@ -175,7 +164,7 @@ def _measure_one(path: Path, int8_model: Path | None, backend: str, wanted: list
                  report: PrecisionReport, flops: float | None) -> list[PrecisionRow]:
     from restyle import Stylizer
 
-    frames = [_fit(p, h, w) for p in photos.values()]
+    frames = [fit_photo(p, h, w) for p in photos.values()]
     runs: dict[str, Any] = {}
     try:
         for p in wanted:

@@ -69,6 +69,7 @@ def test_quantize_writes_a_qdq_model_with_its_record(float_model: Path, int8_mod
     assert "scikit-image" in gate["photos"] and len(gate["psnr_db"]) >= 1
     assert not set(gate["psnr_db"]) & {p.stem for p in sample_photos()}  # held out
     assert gate["min_psnr_db"] == min(gate["psnr_db"].values())
+    assert set(q["at_1080p"]["psnr_db"]) == set(gate["psnr_db"])
 
 
 def test_stylizer_runs_the_int8_model_and_reports_int8(float_model: Path,
