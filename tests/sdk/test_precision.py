@@ -137,3 +137,34 @@ def test_openvino_auto_tolerance_follows_the_precision_reported(tiny_model: Path
         assert int(diff) <= TOLERANCE[precision]
     finally:
         backend.close()
+
+
+def test_cli_precision_option(tiny_model: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from restyle.cli.main import main
+
+    src = tmp_path / "in.png"
+    Image.fromarray(_batch()[0]).save(src)
+    assert main(["stylize", str(tiny_model), str(src), "-o", str(tmp_path / "o.png"),
+                 "--backend", "ort_cpu", "--precision", "int4"]) == 2
+    assert "int4" in capsys.readouterr().err
+    assert main(["stylize", str(tiny_model), str(src), "-o", str(tmp_path / "o.png"),
+                 "--backend", "ort_cpu", "--precision", "fp32"]) == 0
+    assert (tmp_path / "o.png").exists()
+
+
+def test_cli_bench_precision_reports_cpu_and_isa(tiny_model: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from restyle.cli.main import main
+
+    out = tmp_path / "p.json"
+    assert main(["bench", str(tiny_model), "--backend", "ort_cpu", "--precision", "fp32",
+                 "--resolution", "32", "--repeat", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "x fp32" in text and f"ISA {cpu_isa()}" in text
+    data = json.loads(out.read_text())
+    assert data["rows"][0]["precision"] == "fp32" and data["ceilings_gflops"]["fp32"] > 0
