@@ -179,3 +179,15 @@ def test_bench_precision_rows_report_what_ran(float_model: Path, int8_model: Pat
     assert any("fp16" in k for k in report.skipped)  # no fp16 on these CPUs: said, not hidden
     table = format_precision_table(report)
     assert "x fp32" in table and report.isa in table
+
+
+def test_cli_export_int8_writes_both_models(checkpoint: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(checkpoint), "--onnx", str(out), "--int8", "--crops", "2",
+                 "--crop-size", "64", "--min-psnr", "0", "--check-shapes", "1x64x64"]) == 0
+    text = capsys.readouterr().out
+    assert out.exists() and int8_path(out).exists() and "int8" in text and "at 1080p" in text
+    assert read_model_info(int8_path(out)).quantization["source_sha256"] == file_sha256(out)
+    assert main(["export", str(checkpoint), "--onnx", str(tmp_path / "n.onnx"), "--int8",
+                 "--fp16"]) == 2  # int8 quantises the fp32 model: refused before exporting
