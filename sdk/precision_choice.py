@@ -79,7 +79,11 @@ def choose(source: ModelSource, precision: str, *, backend: str,
             except (ConfigError, ModelFormatError, QualityGateError) as exc:
                 log.info("int8 not used: %s", exc)
         else:
-            gate = bf16_gate(source, min_psnr_db)
+            try:
+                gate = bf16_gate(source, min_psnr_db)
+            except RuntimeError as exc:  # OpenVINO could not compile or run it: stay in fp32
+                log.warning("bf16 gate for %s could not be measured: %s", source.path, exc)
+                continue
             if gate.passed:
                 return source, "bf16"
             log.info("bf16 fails the quality gate for %s (%s)", source.path, gate.summary())
