@@ -6,7 +6,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
-EXTRAS  ?= cpu,train,video,openvino,serve,dev
+EXTRAS  ?= cpu,train,video,openvino,serve,int8,dev
 SOURCES := $(shell find sdk training export -name '*.py' -o -name '*.onnx' -o -path '*/static/*' 2>/dev/null)
 # The editable install links files into build/: `strict` mode lets mypy see the package-dir mapping.
 EDITABLE := --config-settings editable_mode=strict

@@ -20,16 +20,20 @@ from restyle.export.inspection import inspect
 if TYPE_CHECKING:
     from restyle.export.chain import ExportResult, to_onnx
     from restyle.export.fp16 import to_fp16
+    from restyle.export.int8 import QuantizeReport, quantize
     from restyle.trt.build import build_engine, cached_engine
 
 __all__ = [
-    "ExportResult", "build_engine", "cached_engine", "inspect", "to_fp16", "to_onnx",
+    "ExportResult", "QuantizeReport", "build_engine", "cached_engine", "inspect", "quantize",
+    "to_fp16", "to_onnx",
 ]
 
 _LAZY = {
     "ExportResult": "restyle.export.chain",
     "to_onnx": "restyle.export.chain",
     "to_fp16": "restyle.export.fp16",
+    "quantize": "restyle.export.int8",
+    "QuantizeReport": "restyle.export.int8",
     "build_engine": "restyle.trt.build",
     "cached_engine": "restyle.trt.build",
 }

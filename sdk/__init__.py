@@ -20,6 +20,7 @@ from restyle.errors import (
     ModelFormatError,
     OutOfMemoryError,
     OutputError,
+    QualityGateError,
     RestyleError,
     TrainingError,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "ModelInfo",
     "OutOfMemoryError",
     "OutputError",
+    "QualityGateError",
     "RestyleError",
     "Stylizer",
     "TrainingError",

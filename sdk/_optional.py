@@ -18,6 +18,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "onnx": ("train", "exporting and inspecting ONNX files"),
     "onnxscript": ("train", "the dynamo ONNX exporter"),
     "safetensors": ("train", "reading and writing checkpoints"),
+    "nncf": ("int8", "int8 quantisation (restyle quantize, restyle export --int8)"),
     "tensorrt": ("gpu", "TensorRT engines (install TensorRT from NVIDIA: see README, 'GPU')"),
     "cuda": ("gpu", "CUDA streams and pinned memory through cuda-python"),
     "pycuda": ("gpu", "CUDA streams through pycuda (pip install pycuda; needs the CUDA toolkit)"),

@@ -16,6 +16,7 @@ same meaning, the restyle error also subclasses it, so ``except ValueError`` kee
     │   ├── CudaError                      a CUDA runtime / driver call returned an error code
     │   └── OutOfMemoryError(MemoryError)  the device ran out of memory
     ├── ExportError                        an export step failed (checker, accuracy gate, build)
+    ├── QualityGateError(ValueError)       a bf16 / int8 model is too far from fp32 (PSNR given)
     ├── TrainingError                      training cannot start or continue
     └── OutputError(OSError)               an output cannot be written (permissions, disk …)
 
@@ -40,6 +41,7 @@ __all__ = [
     "ModelFormatError",
     "OutOfMemoryError",
     "OutputError",
+    "QualityGateError",
     "RestyleError",
     "TrainingError",
 ]
@@ -95,6 +97,11 @@ class OutOfMemoryError(BackendError, MemoryError):
 
 class ExportError(RestyleError):
     """An export step failed: the ONNX checker, the accuracy gate or an engine build."""
+
+
+class QualityGateError(RestyleError, ValueError):
+    """A reduced-precision model is too far from fp32 on held-out photos (the message gives the
+    measured PSNR and the threshold)."""
 
 
 class TrainingError(RestyleError):

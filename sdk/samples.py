@@ -16,7 +16,7 @@ from PIL import Image
 from restyle._optional import require
 from restyle.paths import atomic_output
 
-__all__ = ["make_sample_clip", "sample_photos"]
+__all__ = ["fit_photo", "load_photos", "make_sample_clip", "sample_photos"]
 
 
 def sample_photos() -> list[Path]:
@@ -68,3 +68,27 @@ def make_sample_clip(
         for packet in stream.encode():
             container.mux(packet)
     return target
+
+
+def load_photos(paths: list[Path] | None = None, *, max_side: int | None = None
+                ) -> dict[str, np.ndarray]:
+    """Photos as uint8 RGB arrays by file stem (default: the bundled ones), each shrunk so its
+    longer side is at most ``max_side`` pixels."""
+    photos = {}
+    for path in sample_photos() if paths is None else paths:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+        if max_side and max(rgb.size) > max_side:
+            rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        photos[path.stem] = np.asarray(rgb, dtype=np.uint8)
+    return photos
+
+
+def fit_photo(photo: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``photo`` scaled (bicubic) to cover ``height``×``width`` and centre-cropped to it."""
+    ph, pw = photo.shape[:2]
+    s = max(height / ph, width / pw)
+    nh, nw = max(height, round(ph * s)), max(width, round(pw * s))
+    img = np.asarray(Image.fromarray(photo).resize((nw, nh), Image.Resampling.BICUBIC))
+    y, x = (nh - height) // 2, (nw - width) // 2
+    return np.ascontiguousarray(img[y:y + height, x:x + width])

@@ -33,6 +33,8 @@ from restyle.jobs.folder import FolderReport, file_pairs, finish, folder_pairs, 
 from restyle.jobs.stream import stream
 from restyle.modelcheck import check_weights
 from restyle.modelinfo import ModelInfo, read_model_info
+from restyle.precision import MIN_PSNR_DB, check_delivered, check_precision
+from restyle.precision_choice import choose
 from restyle.styles import resolve_model
 
 if TYPE_CHECKING:
@@ -62,7 +64,8 @@ class StylizerInfo:
     Attributes:
         backend: Backend name (``tensorrt``, ``ort_cuda``, ``openvino``, ``ort_cpu``).
         provider: The runtime underneath (e.g. ``CPUExecutionProvider``, ``OpenVINO CPU``).
-        precision: ``fp32`` or ``fp16``.
+        precision: What the runtime executes, read back from it: ``fp32``, ``bf16``, ``fp16``
+            or ``int8``.
         device: ``cpu`` or ``cuda:N``.
         model_path: The model file.
         model: The model's restyle metadata (None for an engine without its ONNX beside it).
@@ -120,12 +123,22 @@ class Stylizer:
             radius times four for an exact match; feathered blending hides the rest).
         in_flight: Batches kept in flight on the backend (GPU: copies and compute overlap).
         prefetch: Prepared windows of frames kept ready ahead of the backend in :meth:`stream`.
+        precision: ``"auto"`` (the fastest format this machine and backend offer whose quality
+            gate passes for the model: int8 when a passing ``MODEL.int8.onnx`` from
+            ``restyle quantize`` lies beside the model and OpenVINO runs a CPU without bf16,
+            bf16 on CPUs with AMX / AVX512_BF16, FP16 on TensorRT), or ``"fp32"``, ``"bf16"``,
+            ``"fp16"``, ``"int8"``: exactly that, or an error saying why not. :attr:`info`
+            reports what the runtime actually executes.
+        min_psnr_db: The quality gate (PSNR against fp32 on held-out photos, worst photo) that
+            ``auto`` and ``int8`` hold reduced precision to.
 
     Raises:
         ModelFormatError: The model is missing, not a restyle model, or holds NaN/infinite
             weights.
         ConfigError: An argument is out of range or the backend name is unknown.
-        BackendUnavailableError: The named backend (or every one, for ``"auto"``) cannot run here.
+        BackendUnavailableError: The named backend (or every one, for ``"auto"``) cannot run here,
+            or cannot run the requested precision.
+        QualityGateError: ``precision="int8"`` and the model's int8 file failed the gate.
 
     A ``Stylizer`` may be called from several threads at once; each backend documents how it
     keeps that safe.
@@ -160,6 +173,8 @@ class Stylizer:
         tile_overlap: int = 128,
         in_flight: int = 3,
         prefetch: int = 2,
+        precision: str = "auto",
+        min_psnr_db: float = MIN_PSNR_DB,
     ) -> None:
         for name, value, low in (("batch_size", batch_size, 1), ("max_pixels", max_pixels, 1),
                                  ("in_flight", in_flight, 1), ("prefetch", prefetch, 1),
@@ -171,11 +186,19 @@ class Stylizer:
                               f"{tile_overlap}")
         if threads is not None and threads < 1:
             raise ConfigError(f"threads={threads} must be at least 1 (or None for all cores)")
-        self._source = _model_source(model)
+        precision = check_precision(precision)
+        self._source, request = choose(_model_source(model), precision, backend=backend,
+                                       min_psnr_db=min_psnr_db)
         config = BackendConfig(device=device, batch_size=batch_size, threads=threads, cuda=cuda,
-                               stream=stream, cuda_graph=cuda_graph, slots=max(3, in_flight))
+                               stream=stream, cuda_graph=cuda_graph, slots=max(3, in_flight),
+                               precision=request)
         self._backend: Backend
         opened, self._fallback = open_backend(backend, self._source, config)
+        try:
+            check_delivered(precision, opened.info.precision, opened.info.name)
+        except BaseException:
+            opened.close()
+            raise
         self._backend = CheckedBackend(opened)
         self._runner = BatchRunner(self._backend, batch_size=batch_size, in_flight=in_flight,
                                    max_pixels=max_pixels, tile=tile_size, overlap=tile_overlap)

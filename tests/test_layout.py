@@ -55,7 +55,8 @@ def test_public_api_is_pinned() -> None:
     expected = {
         "BackendError", "BackendUnavailableError", "ConfigError", "CudaError", "DependencyError",
         "EngineMismatchError", "ExportError", "InvalidImageError", "InvalidVideoError",
-        "ModelFormatError", "ModelInfo", "OutOfMemoryError", "OutputError", "RestyleError",
+        "ModelFormatError", "ModelInfo", "OutOfMemoryError", "OutputError", "QualityGateError",
+        "RestyleError",
         "Stylizer", "TrainingError", "__version__", "list_styles", "read_model_info",
     }
     assert set(restyle.__all__) == expected

@@ -196,7 +196,9 @@ class ModelEffect:
     def __init__(self, model: str | Path) -> None:
         from restyle import Stylizer
 
-        self._stylizer = Stylizer(model, backend="auto")
+        # fp32: training targets are the teacher's exact function on every CPU (auto would run
+        # bf16 or int8 where the CPU offers them)
+        self._stylizer = Stylizer(model, backend="auto", precision="fp32")
 
     def __call__(self, photo: NDArray[np.uint8]) -> NDArray[np.uint8]:
         out: NDArray[np.uint8] = np.asarray(self._stylizer(photo))

@@ -101,7 +101,9 @@ class BackendConfig:
         cuda_graph: Capture the engine launch in a CUDA graph per input shape (TensorRT).
         slots: Batches in flight at once on GPU backends (each slot has its own stream). Three
             let the copy in of batch k+1, the compute of k and the copy out of k-1 overlap.
-        fp16: Build TensorRT engines with FP16 kernels.
+        precision: What to compute in (:data:`restyle.precision.PRECISIONS`): ``auto`` is the
+            backend's fastest setting that keeps quality (TensorRT: FP16 kernels), ``fp32``
+            / ``bf16`` / ``fp16`` set the runtime's precision, ``int8`` runs an int8 model.
 
     Raises:
         ConfigError: ``cuda_graph=True`` with ``cuda="pycuda"`` (pycuda has no stream capture).
@@ -114,7 +116,7 @@ class BackendConfig:
     stream: object | None = None
     cuda_graph: bool = False
     slots: int = 3
-    fp16: bool = True
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.cuda_graph and self.cuda == "pycuda":

@@ -34,6 +34,7 @@ from restyle.backends.registry import register_backend
 from restyle.environment import physical_cores
 from restyle.errors import ModelFormatError
 from restyle.modelinfo import IO_FLOAT32_NCHW, IO_UINT8_NHWC
+from restyle.precision import graph_precision, openvino_compile_hint, openvino_executed
 
 __all__ = ["CompiledFromOnnx", "OpenVinoBackend", "compile_model", "open_openvino"]
 
@@ -150,9 +151,12 @@ class OpenVinoBackend(BaseBackend):
             layout = IO_UINT8_NHWC if element == ov.Type.u8 else IO_FLOAT32_NCHW
         self._io = ModelIO(layout, np.float16 if "f16" in in_type else np.float32)
         threads = compiled.get_property("INFERENCE_NUM_THREADS")
+        stored = graph_precision(model.path) if model is not None else "fp32"
+        precision, runs = openvino_executed(compiled, stored)  # read back from the runtime
         self._info = BackendInfo(
-            "openvino", f"OpenVINO {ov.get_version().split('-')[0]} CPU", self._info.precision,
-            "cpu", detail=f"{hint} hint, {threads} thread(s), {self._requests} infer request(s)")
+            "openvino", f"OpenVINO {ov.get_version().split('-')[0]} CPU", precision, "cpu",
+            detail=f"{hint} hint, {threads} thread(s), {self._requests} infer request(s)"
+                   + (f", {runs}" if runs else ""))
         self._compiled = compiled
 
     def _deactivate_impl(self) -> None:
@@ -223,7 +227,9 @@ class OpenVinoBackend(BaseBackend):
 def open_openvino(model: ModelSource, config: BackendConfig) -> OpenVinoBackend:
     """The registry's factory: compile ``model`` (``THROUGHPUT`` when ``config.batch_size`` is
     above 1) and return an active runner."""
-    loader = CompiledFromOnnx(model, threads=config.threads, throughput=config.batch_size > 1)
+    hint = openvino_compile_hint(config.precision, graph_precision(model.path))
+    loader = CompiledFromOnnx(model, threads=config.threads, throughput=config.batch_size > 1,
+                              options=hint)
     runner = OpenVinoBackend(loader, model=model)
     runner.activate()
     return runner

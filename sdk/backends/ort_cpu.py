@@ -32,6 +32,7 @@ from restyle.backends.registry import register_backend
 from restyle.environment import physical_cores
 from restyle.errors import ModelFormatError
 from restyle.modelinfo import IO_FLOAT32_NCHW, IO_UINT8_NHWC
+from restyle.precision import graph_precision
 
 #: An ONNX model as a loader takes it: what the registry knows, a file, or the file's bytes.
 OnnxModel = ModelSource | bytes | str | os.PathLike[str]
@@ -151,7 +152,9 @@ class OrtCpuBackend(BaseBackend):
         session = source if isinstance(source, ort.InferenceSession) else source()
         self._in, self._out, self._io = session_io(session, self._model)
         threads = session.get_session_options().intra_op_num_threads
-        self._info = BackendInfo("ort_cpu", "CPUExecutionProvider", self._info.precision, "cpu",
+        # what the graph's nodes and weights compute in (a session from bytes: its metadata's)
+        precision = graph_precision(self._model.path) if self._model else self._info.precision
+        self._info = BackendInfo("ort_cpu", "CPUExecutionProvider", precision, "cpu",
                                  detail=f"{threads} intra-op thread(s), ORT_ENABLE_ALL")
         self._session = session
 

@@ -40,6 +40,7 @@ from restyle.backends.registry import register_backend
 from restyle.cuda import CudaRuntime, get_runtime
 from restyle.cuda.buffers import Slot
 from restyle.errors import BackendUnavailableError, ModelFormatError, RestyleError
+from restyle.precision import graph_precision
 
 __all__ = ["OrtCudaBackend", "OrtCudaSessionLoader", "bound_output", "numpy_dtype"]
 
@@ -131,7 +132,7 @@ class OrtCudaBackend(BaseBackend):
         self._device = config.device
         self._in, self._out, self._io = session_io(session, model)
         self._lock = threading.Lock()
-        precision = model.info.precision if model.info else "fp32"
+        precision = graph_precision(model.path)  # what the graph's nodes and weights compute in
         stream = "ONNX Runtime's stream" if slot.stream.handle == 0 else f"{cuda.name} stream"
         super().__init__(BackendInfo("ort_cuda", "CUDAExecutionProvider", precision,
                                      f"cuda:{config.device}", detail=f"IOBinding, {stream}"))

@@ -65,7 +65,7 @@ def _probe(model: ModelSource, config: BackendConfig) -> str | None:
 
 def wants_fp16(config: BackendConfig) -> bool:
     """Whether to build FP16 engines: the one place the TensorRT backend reads the precision."""
-    return config.fp16
+    return config.precision in ("auto", "fp16")  # FP16 kernels unless fp32 is asked
 
 
 def _dims(d: Any) -> tuple[int, ...]:

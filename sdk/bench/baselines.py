@@ -35,6 +35,8 @@ class Runnable:
     synchronize: Callable[[], None] | None = None
     gpu_peak_bytes: Callable[[], int] | None = None
     timer: Callable[[Callable[[], object]], float] | None = None
+    precision: str = "fp32"
+    """What the runtime executes (read back where the runtime chooses, e.g. OpenVINO's bf16)."""
 
 
 def random_frames(batch: int, height: int, width: int, *, seed: int = 0) -> np.ndarray:
@@ -118,10 +120,14 @@ def plain_openvino(path: Path, info: ModelInfo, *, batch: int, height: int,
                    width: int, label: str = "") -> Runnable:
     """``openvino.Core().compile_model(path, "CPU")`` with default options."""
     ov = require("openvino")
+    from restyle.precision import graph_precision, openvino_executed
+
     compiled = ov.Core().compile_model(str(path), "CPU")
     frames = random_frames(batch, height, width)
     request = compiled.create_infer_request()
-    return Runnable("plain openvino" + label, lambda: request.infer({0: frames}))
+    precision = openvino_executed(compiled, graph_precision(path))[0]
+    return Runnable("plain openvino" + label, lambda: request.infer({0: frames}),
+                    precision=precision)
 
 
 def unfolded_export(path: Path, folder: Path) -> Path:

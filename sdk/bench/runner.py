@@ -69,6 +69,8 @@ class BenchResult:
     """The same with the FLOPs the exported graph executes (fewer after exact rewrites)."""
     gpu_peak_mb: float | None = None
     detail: str = ""
+    precision: str = "fp32"
+    """What the runtime executed; the FLOP efficiency divides by this precision's ceiling."""
 
 
 @dataclass
@@ -80,6 +82,8 @@ class BenchReport:
     machine: dict[str, str]
     ceiling_gflops: float
     flops_per_frame: dict[str, float | None]
+    ceilings_gflops: dict[str, float] = field(default_factory=dict)
+    """GEMM ceiling per precision executed in this run (fp32: ``ceiling_gflops``)."""
     executed_flops_per_frame: dict[str, float | None] = field(default_factory=dict)
     results: list[BenchResult] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -97,7 +101,8 @@ def _stylizer_runnable(model: str, backend: str, batch: int, height: int,
     info = st.info
     name = f"restyle {info.backend}"
     detail = f"{info.precision}, {info.provider}"
-    return Runnable(name, lambda: st.stylize_batch(frames)), st.close, detail
+    return (Runnable(name, lambda: st.stylize_batch(frames), precision=info.precision), st.close,
+            detail)
 
 
 def _row(r: Runnable, kind: str, h: int, w: int, batch: int, cfg: BenchConfig,
@@ -109,7 +114,7 @@ def _row(r: Runnable, kind: str, h: int, w: int, batch: int, cfg: BenchConfig,
     return BenchResult(name=r.name, kind=kind, height=h, width=w, batch=batch,
                        fps=batch / t.median, p50_ms=t.p50 * 1e3, p99_ms=t.p99 * 1e3,
                        spread=t.spread, peak_rss_mb=peak_rss_bytes() / 2**20, gpu_peak_mb=gpu,
-                       detail=detail)
+                       detail=detail, precision=r.precision)
 
 
 def _baselines(path: Path, info: ModelInfo, h: int, w: int, batch: int,
@@ -157,13 +162,17 @@ def run_bench(cfg: BenchConfig, *, on_result: Callable[[BenchResult], None] | No
     """
     path = resolve_model(cfg.model)
     info = read_model_info(path)
+    from restyle.precision import cpu_isa
+
     machine = {c.name: (c.version or f"- {c.missing_reason}") + (f" ({c.detail})" if c.detail
                                                                  else "")
                for c in probe()}
+    machine["isa"] = cpu_isa()
     ceiling = matmul_ceiling_gflops()
     log.info("matmul ceiling: %.1f GFLOP/s", ceiling)
     report = BenchReport(model=str(path), date=datetime.datetime.now(datetime.UTC).isoformat(
-        timespec="seconds"), machine=machine, ceiling_gflops=ceiling, flops_per_frame={})
+        timespec="seconds"), machine=machine, ceiling_gflops=ceiling, flops_per_frame={},
+        ceilings_gflops={"fp32": ceiling})
     emit = on_result or (lambda _r: None)
     with tempfile.TemporaryDirectory(prefix="restyle-bench-") as scratch:
         _measure(cfg, path, info, ceiling, report, emit, Path(scratch))
@@ -199,8 +208,9 @@ def _measure(cfg: BenchConfig, path: Path, info: ModelInfo, ceiling: float, repo
             eager = next((r.fps for r in rows if r.name == EAGER), None)
             for r in rows:
                 ratio = r.fps / eager if eager else None
-                eff = (flops * r.fps / (ceiling * 1e9)) if flops else None
-                run_eff = executed * r.fps / (ceiling * 1e9) if executed else None
+                limit = _ceiling(report, r.precision)
+                eff = (flops * r.fps / (limit * 1e9)) if flops and limit else None
+                run_eff = executed * r.fps / (limit * 1e9) if executed and limit else None
                 if r.kind == "baseline" and r.name.startswith("torch"):
                     run_eff = eff  # PyTorch runs the architecture itself, not the export
                 final = BenchResult(**{**asdict(r), "ratio_to_eager": ratio,
@@ -208,6 +218,18 @@ def _measure(cfg: BenchConfig, path: Path, info: ModelInfo, ceiling: float, repo
                                        "executed_flop_efficiency": run_eff})
                 report.results.append(final)
                 emit(final)
+
+
+def _ceiling(report: BenchReport, precision: str) -> float | None:
+    """The GEMM ceiling of ``precision``, measured once per run (None where it cannot be)."""
+    if precision not in report.ceilings_gflops:
+        from restyle.bench.ceiling import openvino_gemm_ceiling
+
+        value = openvino_gemm_ceiling(precision)
+        if value is None:
+            return None
+        report.ceilings_gflops[precision] = value
+    return report.ceilings_gflops[precision]
 
 
 def format_table(report: BenchReport) -> str:
@@ -228,8 +250,10 @@ def format_table(report: BenchReport) -> str:
     lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
-    lines.append(f"matmul ceiling {report.ceiling_gflops:.1f} GFLOP/s; machine: "
-                 f"{report.machine.get('cpu', '?')}; {report.date}")
+    shown = ", ".join(f"{k} {v:.1f}" for k, v in report.ceilings_gflops.items())
+    lines.append(f"GEMM ceilings per precision executed ({shown} GFLOP/s); machine: "
+                 f"{report.machine.get('cpu', '?')}, ISA {report.machine.get('isa', '?')}; "
+                 f"{report.date}")
     for res, model_flops in report.flops_per_frame.items():
         run = report.executed_flops_per_frame.get(res)
         if model_flops and run and run < model_flops:

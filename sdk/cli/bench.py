@@ -32,8 +32,14 @@ def parse_resolution(text: str) -> tuple[int, int]:
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", nargs="?", default=None,
-                   help="ONNX model or bundled style (default: mosaic)")
+    p.add_argument("model", nargs="*", default=None,
+                   help="ONNX model(s) or bundled style(s) (default: mosaic; several with "
+                        "--precision)")
+    p.add_argument("--precision", action="append", default=None,
+                   help="measure these precisions against fp32, interleaved in one run: fp32, "
+                        "bf16, fp16, int8 or all (repeatable); frames/s, ratio to fp32, PSNR "
+                        "against fp32 on held-out photos, FLOP efficiency against the GEMM "
+                        "ceiling of the precision executed")
     p.add_argument("--backend", action="append", default=None,
                    help="backend(s) to measure: auto, tensorrt, ort_cuda, openvino, ort_cpu "
                         "(repeatable; default auto)")
@@ -73,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.peer:
         return _run_peer(args)
-    model = args.model
+    if args.precision:
+        return _run_precision(args)
+    if len(args.model or []) > 1:
+        raise ConfigError("several models are measured together with --precision; without it, "
+                          "run `restyle bench` once per model")
+    model = args.model[0] if args.model else None
     if model is None:
         styles = list_styles()
         if not styles:
@@ -103,6 +114,30 @@ def run(args: argparse.Namespace) -> int:
         from restyle.bench.plot import plot_throughput
 
         plot_throughput(report, args.plot)
+    return 0
+
+
+def _run_precision(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from restyle.bench.precision import format_precision_table, measure_precisions
+    from restyle.paths import atomic_output
+    from restyle.precision import check_precision
+
+    precisions = [check_precision(p, allow_all=True) for p in args.precision]
+    backends = list(args.backend or ["auto"])
+    with tempfile.TemporaryDirectory(prefix="restyle-bench-") as scratch:
+        report = measure_precisions(
+            args.model or [DEFAULT_MODEL], backends=backends, precisions=precisions,
+            resolutions=[parse_resolution(r) for r in (args.resolution or ["512"])],
+            rounds=args.repeat, scratch=Path(scratch),
+            on_row=lambda r: log.info("%s %s %dx%d %s: %.2f frames/s", r.model, r.backend,
+                                      r.height, r.width, r.precision, r.fps))
+    sys.stdout.write(format_precision_table(report) + "\n")
+    if args.json:
+        with atomic_output(args.json) as tmp:
+            tmp.write_text(json.dumps(report.as_dict(), indent=2))
     return 0
 
 

@@ -7,12 +7,14 @@ import sys
 import time
 from pathlib import Path
 
+from restyle.cli.options import PRECISION_HELP
 from restyle.cli.registry import command
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out", help="output folder (default: out)")
     p.add_argument("--backend", default="auto", help="backend (default: the fastest available)")
+    p.add_argument("--precision", default="auto", help=PRECISION_HELP)
     p.add_argument("--no-video", action="store_true", help="skip the sample clip")
     p.add_argument("--style", action="append", default=None,
                    help="only these bundled styles (repeatable; default: all)")
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     rows: list[tuple[str, list[Image.Image]]] = [("photo", images)]
     lines = []
     for style in styles:
-        with Stylizer(style.name, backend=args.backend) as st:
+        with Stylizer(style.name, backend=args.backend, precision=args.precision) as st:
             st.stylize_batch(images[:1])  # warm-up: first-run allocations are not the speed
             start = time.perf_counter()
             results = st.stylize_batch(images)

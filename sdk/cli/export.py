@@ -1,4 +1,5 @@
-"""``restyle export SOURCE --onnx OUT.onnx [--fp16] [--trt]``: checked ONNX files and engines."""
+"""``restyle export SOURCE --onnx OUT.onnx [--fp16] [--int8] [--trt]``: checked ONNX files and
+engines."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from restyle.cli.quantize import add_int8_options, write_int8_report
 from restyle.cli.registry import command
 
 log = logging.getLogger("restyle.cli")
@@ -20,6 +22,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp16", action="store_true",
                    help="mixed-precision FP16 (InstanceNorm stays FP32), gated at 40 dB PSNR "
                         "against FP32 on photos")
+    q = p.add_argument_group("int8 (needs restyle[int8]): also write OUT.int8.onnx, gated by PSNR")
+    q.add_argument("--int8", action="store_true",
+                   help="also write an int8 model beside the ONNX file (as `restyle quantize`)")
+    add_int8_options(q)
     p.add_argument("--float32-nchw", action="store_true",
                    help="float32 NCHW [0, 1] I/O instead of uint8 NHWC")
     p.add_argument("--style-name", help="style name to record (default: the checkpoint's)")
@@ -34,6 +40,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                         "64x64, 333x517, 720x1280)")
     trt = p.add_argument_group("TensorRT (needs TensorRT 10/11 and an NVIDIA GPU)")
     trt.add_argument("--trt", action="store_true", help="also build a TensorRT engine")
+    trt.add_argument("--precision", choices=("auto", "fp16", "fp32"), default="auto",
+                     help="engine precision; auto (default) builds FP16 kernels, as "
+                          "Stylizer(precision='auto') does on TensorRT")
     trt.add_argument("--engine", metavar="OUT.engine",
                      help="where to write the engine (default: the user engine cache)")
     trt.add_argument("--min", default="1x256x256", metavar="NxHxW", help="smallest input")
@@ -75,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
                               "--trt to serve the ONNX file on CPU")
     shapes = parse_shapes(args.check_shapes) if args.check_shapes else DEFAULT_CHECK_SHAPES
     profile = (parse_shape(args.min), parse_shape(args.opt), parse_shape(args.max))
+    if args.int8:  # fail before the export when NNCF is missing or fp16 is asked too
+        from restyle._optional import require
+
+        require("nncf", purpose="--int8")
+        if args.fp16:
+            raise ConfigError("--int8 quantises the fp32 model: drop --fp16 (or export twice)")
     if args.trt:  # fail on bad shapes, or without TensorRT or a GPU, before the export
         from restyle.trt.record import BuildProfile
         from restyle.trt.target import detect_target
@@ -103,13 +118,25 @@ def run(args: argparse.Namespace) -> int:
     if result.fp16 is not None:
         shown = ", ".join(f"{k} {v:.1f} dB" for k, v in result.fp16.psnr_db.items())
         out.write(f"fp16 psnr   {shown}\n")
+    int8_failed = False
+    if args.int8:
+        from restyle.errors import QualityGateError
+        from restyle.export.int8 import quantize
+
+        try:
+            write_int8_report(quantize(
+                result.path, calibration=args.calibration, heldout=args.heldout,
+                crops=args.crops, crop_size=args.crop_size, min_psnr_db=args.min_psnr))
+        except QualityGateError as exc:  # the fp32 model stands; int8 is refused
+            log.error("%s", exc)
+            int8_failed = True
     engine: Path | None = None
     if args.trt:
         from restyle.trt.build import build_engine
 
         engine = build_engine(
             result.path, engine_path=args.engine, min_shape=profile[0], opt_shape=profile[1],
-            max_shape=profile[2], fp16=args.fp16,
+            max_shape=profile[2], fp16=args.fp16 or args.precision in ("auto", "fp16"),
             workspace_bytes=int(args.workspace_gib * (1 << 30)), optimization_level=args.opt_level,
         )
         out.write(f"engine      {engine}\n")
@@ -124,4 +151,4 @@ def run(args: argparse.Namespace) -> int:
             kind="KIND_CPU" if args.triton_kind == "cpu" else "KIND_GPU",
             engine_path=engine, overwrite=args.triton_overwrite)
         out.write(f"triton      {model_dir}\n")
-    return 0
+    return 1 if int8_failed else 0

@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         report = stylize_folder_on_ray(
             args.input, args.output, args.model, batch_size=args.batch_size,
             num_gpus=args.num_gpus, num_cpus=args.num_cpus, concurrency=args.concurrency,
-            backend=args.backend, strength=args.strength, preserve_color=args.preserve_color,
+            backend=args.backend, precision=args.precision, strength=args.strength,
+            preserve_color=args.preserve_color,
             overwrite=args.overwrite, progress=not (args.no_progress or args.quiet))
     finally:
         if started:

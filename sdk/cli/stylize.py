@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         pairs = file_pairs(files, out) + [p for folder, target in folders
                                           for p in folder_pairs(folder, target)]
     with Stylizer(args.model, backend=args.backend, batch_size=args.batch_size,
-                  device=args.device) as st:
+                  device=args.device, precision=args.precision) as st:
         info = st.info
         log.info("backend %s (%s, %s, %s)", info.backend, info.provider, info.precision,
                  info.device)

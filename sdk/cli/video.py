@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     temporal = (TemporalBlend(strength=args.temporal_strength,
                               threshold=args.temporal_threshold) if args.temporal else None)
     with Stylizer(args.model, backend=args.backend, batch_size=args.batch,
-                  device=args.device) as st:
+                  device=args.device, precision=args.precision) as st:
         report = st.stylize_video(
             args.input, args.output, strength=args.strength, preserve_color=args.preserve_color,
             size=args.size, codec=args.codec, crf=args.crf, preset=args.preset,

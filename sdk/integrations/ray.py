@@ -28,6 +28,7 @@ from restyle._optional import require
 from restyle.errors import ConfigError, ModelFormatError
 from restyle.modelinfo import read_model_info
 from restyle.paths import atomic_output, cache_dir
+from restyle.precision import int8_path
 from restyle.styles import resolve_model
 
 if TYPE_CHECKING:
@@ -72,11 +73,13 @@ class ModelFiles:
         engine = path.suffix.lower() in _ENGINE_SUFFIXES
         if not engine:
             read_model_info(path)
-        companions = [path.with_suffix(".onnx"), path.with_name(path.name + ".json")]
+        # An engine travels with its ONNX file and sidecar, an ONNX model with its int8 model.
+        companions = ([path.with_suffix(".onnx"), path.with_name(path.name + ".json")] if engine
+                      else [int8_path(path)])
         try:
             data = path.read_bytes()
             beside = tuple((p.name, p.read_bytes()) for p in companions
-                           if engine and p.is_file())
+                           if p.is_file() and p != path)
         except OSError as exc:
             raise ModelFormatError(f"cannot read model {path}: {exc}: pass a readable .onnx or "
                                    ".engine file") from exc
@@ -107,6 +110,7 @@ class StylizeOptions:
         backend: ``auto``, ``tensorrt``, ``ort_cuda``, ``openvino`` or ``ort_cpu``.
         batch_size: Largest batch sent to the backend.
         threads: CPU threads of a CPU backend.
+        precision: ``auto``, ``fp32``, ``bf16``, ``fp16`` or ``int8`` (see ``Stylizer``).
         strength: 0 keeps the input, 1 is the full style.
         preserve_color: Keep the input's colours, restyle only luminance.
         column: Input column of ``H×W×3`` uint8 images.
@@ -120,6 +124,7 @@ class StylizeOptions:
     preserve_color: bool = False
     column: str = "image"
     output_column: str = "stylized"
+    precision: str = "auto"
 
 
 def frames_of(column: Any) -> list[np.ndarray]:
@@ -154,7 +159,7 @@ class StylizeBatches:
         self._options = options
         self._stylizer: Stylizer | None = Stylizer(
             model.materialize(), backend=options.backend, batch_size=options.batch_size,
-            threads=options.threads)
+            threads=options.threads, precision=options.precision)
         log.info("ray actor %d: %r", os.getpid(), self._stylizer)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

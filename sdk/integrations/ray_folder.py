@@ -90,7 +90,8 @@ class _FileActor:
     def __init__(self, model: ModelFiles, options: StylizeOptions) -> None:
         self._options = options
         self._stylizer = Stylizer(model.materialize(), backend=options.backend,
-                                  batch_size=options.batch_size, threads=options.threads)
+                                  batch_size=options.batch_size, threads=options.threads,
+                                  precision=options.precision)
         self._pool = ThreadPoolExecutor(max_workers=options.threads or 1,
                                         thread_name_prefix="restyle-ray-io")
 
@@ -173,6 +174,7 @@ def stylize_folder_on_ray(
     num_cpus: float = 1.0,
     concurrency: int = 1,
     backend: str = "auto",
+    precision: str = "auto",
     strength: float = 1.0,
     preserve_color: bool = False,
     overwrite: bool = False,
@@ -193,6 +195,7 @@ def stylize_folder_on_ray(
         num_cpus: CPUs per actor (also its threads for reading and writing files).
         concurrency: Actors (each with its own Stylizer).
         backend: ``auto`` or a backend name.
+        precision: ``auto``, ``fp32``, ``bf16``, ``fp16`` or ``int8`` (see ``Stylizer``).
         strength: 0 keeps the input, 1 is the full style.
         preserve_color: Keep the input's colours, restyle only luminance.
         overwrite: Redo outputs that exist.
@@ -220,7 +223,7 @@ def stylize_folder_on_ray(
         log.info("%d output(s) exist already: skipped (pass overwrite to redo)", len(skipped))
     if videos:
         require("av", purpose="stylising videos")
-    options = StylizeOptions(backend=backend, batch_size=batch_size,
+    options = StylizeOptions(backend=backend, precision=precision, batch_size=batch_size,
                              threads=max(1, round(num_cpus)), strength=strength,
                              preserve_color=preserve_color)
     files = ModelFiles.read(model)

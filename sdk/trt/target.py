@@ -39,7 +39,7 @@ MIN_TENSORRT_MAJOR = 10
 #: part of the engine cache key, so a converter change rebuilds cached engines. Bump it with any
 #: change to that module's output.
 FP16_CONVERTER_VERSION = "restyle-mixed-fp16-1"
-PRECISIONS = ("fp16", "fp32")
+PRECISIONS = ("fp16", "fp32", "int8")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ def plan_build(tensorrt_version: str, *, fp16: bool, onnx_precision: str) -> Bui
     Args:
         tensorrt_version: ``tensorrt.__version__``.
         fp16: Whether an FP16 engine is wanted.
-        onnx_precision: The ONNX file's ``restyle.precision`` (``"fp32"`` or ``"fp16"``).
+        onnx_precision: The ONNX file's ``restyle.precision`` (``"fp32"``, ``"fp16"``, or
+            ``"int8"`` for a QDQ file from ``restyle quantize``: an explicitly quantised,
+            strongly typed engine whose float layers keep the file's fp32; unverified on a GPU).
 
     Returns:
         The plan. A mixed-precision ONNX file always gives an FP16 engine (strong typing follows
@@ -80,7 +82,8 @@ def plan_build(tensorrt_version: str, *, fp16: bool, onnx_precision: str) -> Bui
         True
     """
     if onnx_precision not in PRECISIONS:
-        raise ConfigError(f"unknown model precision {onnx_precision!r}: expected fp32 or fp16")
+        raise ConfigError(f"unknown model precision {onnx_precision!r}: expected fp32, fp16 or "
+                          "int8")
     numbers = parse_version(tensorrt_version)
     major = numbers[0] if numbers else 0
     if major < MIN_TENSORRT_MAJOR:
@@ -90,7 +93,8 @@ def plan_build(tensorrt_version: str, *, fp16: bool, onnx_precision: str) -> Bui
         )
     if onnx_precision == "fp16" and not fp16:
         log.warning("the ONNX file is mixed-precision FP16, so the engine will be FP16 too")
-    precision = "fp16" if fp16 or onnx_precision == "fp16" else "fp32"
+    precision = ("int8" if onnx_precision == "int8" else
+                 "fp16" if fp16 or onnx_precision == "fp16" else "fp32")
     return BuildPlan(
         tensorrt_major=major,
         strongly_typed=True,

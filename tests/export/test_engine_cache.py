@@ -143,7 +143,10 @@ def test_build_plans_for_tensorrt_10_and_11() -> None:
     with pytest.raises(DependencyError, match="too old"):
         plan_build("8.6.1", fp16=True, onnx_precision="fp32")
     with pytest.raises(ConfigError, match="precision"):
-        plan_build("10.13.0", fp16=True, onnx_precision="int8")
+        plan_build("10.13.0", fp16=True, onnx_precision="int4")
+    # a QDQ file from `restyle quantize`: explicitly quantised, its float layers as stored
+    int8 = plan_build("10.13.0", fp16=True, onnx_precision="int8")
+    assert (int8.precision, int8.convert_to_fp16) == ("int8", False)
 
 
 def test_progress_logging_and_cancellation(caplog: pytest.LogCaptureFixture) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -31,6 +32,17 @@ def test_matmul_ceiling_is_positive() -> None:
     assert matmul_ceiling_gflops(n=64, repeat=1) > 0
 
 
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="needs openvino")
+def test_openvino_gemm_ceilings_per_precision() -> None:
+    from restyle.bench.ceiling import openvino_gemm_ceiling
+    from restyle.precision import cpu_has_bf16
+
+    assert (openvino_gemm_ceiling("fp32", n=128, repeat=1) or 0) > 0
+    assert (openvino_gemm_ceiling("int8", n=128, repeat=1) or 0) > 0
+    bf16 = openvino_gemm_ceiling("bf16", n=128, repeat=1)
+    assert (bf16 is not None) == cpu_has_bf16()  # never a bf16 figure where bf16 does not run
+
+
 @pytest.mark.parametrize(("text", "expected"), [("512", (512, 512)), ("720p", (720, 1280)),
                                                 ("300x400", (300, 400)), ("64", (64, 64))])
 def test_parse_resolution(text: str, expected: tuple[int, int]) -> None:
@@ -54,7 +66,10 @@ def test_run_bench_measures_backends_and_baselines(tiny_model: Path) -> None:
     # the tiny test model has no PyTorch architecture: the eager baseline is skipped with a reason
     assert any("torch eager" in k and "tiny_conv" in v for k, v in report.skipped.items())
     table = format_table(report)
-    assert "restyle openvino" in table and "matmul ceiling" in table and "skipped" in table
+    assert "restyle openvino" in table and "GEMM ceilings per precision" in table
+    assert "skipped" in table and f"ISA {report.machine['isa']}" in table
+    for r in report.results:  # efficiency is against the ceiling of the precision executed
+        assert r.precision in report.ceilings_gflops or r.flop_efficiency is None
 
 
 def test_cli_bench_writes_json_and_plot(tiny_model: Path, tmp_path: Path,
