@@ -70,7 +70,7 @@ def test_a_damaged_timing_cache_is_set_aside_and_concurrent_builds_share_it(
 def test_one_loaded_engine_serves_several_cheap_runners(model: Path) -> None:
     from restyle.backends.tensorrt import TensorRTBackend, TensorRTLoader
 
-    config = BackendConfig(fp16=False)
+    config = BackendConfig(precision="fp32")
     loaded = TensorRTLoader(ModelSource(model, "onnx"), config)()
     batch = _image()[None]
     runners = [TensorRTBackend(loaded, config) for _ in range(2)]  # nothing allocated yet
@@ -85,7 +85,7 @@ def test_one_loaded_engine_serves_several_cheap_runners(model: Path) -> None:
 def test_a_runner_deactivates_and_activates_again(model: Path) -> None:
     from restyle.backends.tensorrt import TensorRTBackend, TensorRTLoader
 
-    config = BackendConfig(fp16=False)
+    config = BackendConfig(precision="fp32")
     runner = TensorRTBackend(TensorRTLoader(ModelSource(model, "onnx"), config)(), config)
     batch = _image()[None]
     try:
