@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from restyle.errors import OutputError
+from restyle.errors import OutputError, RestyleError
 
 log = logging.getLogger("restyle")
 
@@ -79,6 +79,8 @@ def atomic_output(path: str | os.PathLike[str], *, suffix: str | None = None) ->
         os.replace(tmp, target)
     except OSError as exc:  # OutputError too: said again about the output, not the temporary
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, RestyleError) and not isinstance(exc, OutputError):
+            raise  # already names its own problem (a failed download, say)
         raise _output_error(target, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)

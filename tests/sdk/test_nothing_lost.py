@@ -19,7 +19,7 @@ from PIL import Image
 
 from restyle import Stylizer
 from restyle.backends.base import Backend, BackendConfig, Batch, ModelSource
-from restyle.backends.ort_cpu import OrtCpuBackend
+from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
 from restyle.backends.registry import register_backend
 from restyle.cli.main import build_parser, main
 from restyle.errors import BackendError, BackendUnavailableError, ConfigError, ModelFormatError
@@ -158,7 +158,9 @@ def _never_auto(model: ModelSource, config: BackendConfig) -> str | None:
 
 @register_backend("test_poison", rank=97, summary="test", fix="-", probe=_never_auto)
 def _poison(model: ModelSource, config: BackendConfig) -> Backend:
-    return _PoisonBackend(model, config)
+    runner = _PoisonBackend(SessionFromOnnx(model, threads=config.threads), model=model)
+    runner.activate()
+    return runner
 
 
 def test_a_frame_the_backend_fails_on_is_recorded_and_the_rest_written(

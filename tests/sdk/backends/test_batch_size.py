@@ -28,14 +28,14 @@ def test_batch_size_bounds_every_backend_call(tiny_model: Path, backend: str,
     with Stylizer(tiny_model, backend=backend, batch_size=batch_size) as st, \
             Stylizer(tiny_model, backend="ort_cpu", batch_size=1) as one:
         sizes: list[int] = []
-        inner = st._backend._run_impl  # type: ignore[attr-defined]
+        inner = st._backend._inner._run_impl  # type: ignore[attr-defined]
 
         def counted(batch: Batch) -> Batch:
             sizes.append(len(batch))
             out: Batch = inner(batch)
             return out
 
-        st._backend._run_impl = counted  # type: ignore[attr-defined]
+        st._backend._inner._run_impl = counted  # type: ignore[attr-defined]
         outs = st.stylize_batch(frames) + list(st.stream(iter(frames)))
         assert st.info.batch_size == batch_size
         assert max(sizes) == batch_size and sum(sizes) == 2 * len(frames)

@@ -35,7 +35,7 @@ from restyle.trt.record import (
 from restyle.trt.target import FP16_CONVERTER_VERSION
 from restyle.trt.timing import merge_into_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 L4 = BuildTarget("10.13.0.35", "NVIDIA L4", "8.9")
 RECORD = EngineRecord("ab" * 32, L4, BuildProfile(), "fp16", workspace_bytes=4 << 30,
                       optimization_level=3, fp16_converter=FP16_CONVERTER_VERSION)
