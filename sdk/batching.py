@@ -27,7 +27,7 @@ import numpy as np
 from restyle.backends.base import Backend, Batch, Waitable
 from restyle.errors import InvalidImageError, OutOfMemoryError
 from restyle.images import ImageInput, Prepared, prepare
-from restyle.tiling import run_tiled
+from restyle.tiling import Tiler, run_tiled
 
 __all__ = ["BatchRunner", "Item", "Prefetcher", "Window", "shape_batches", "windows"]
 
@@ -184,8 +184,9 @@ class BatchRunner:
     """
 
     def __init__(self, backend: Backend, *, batch_size: int, in_flight: int, max_pixels: int,
-                 tile: int, overlap: int) -> None:
+                 tile: int, overlap: int, tiler: Tiler = run_tiled) -> None:
         self._backend = backend
+        self._tiler = tiler
         limit = backend.max_shape
         self.batch_size = min(batch_size, limit[0]) if limit else batch_size
         self._tile = min(tile, *limit[1:]) if limit else tile
@@ -274,8 +275,8 @@ class BatchRunner:
                 if win.tiled:
                     drain()
                 for i in win.tiled:
-                    win.items[i].output = run_tiled(win.items[i].rgb, self.infer,
-                                                    tile=self._tile, overlap=self._overlap)
+                    win.items[i].output = self._tiler(win.items[i].rgb, self.infer,
+                                                      tile=self._tile, overlap=self._overlap)
                 yield from win.items
 
         try:
