@@ -117,6 +117,7 @@ class _Graph:
             # a parameter may carry several tensor names (OpenVINO merges a no-op CastLike into
             # it), so inputs are looked up by every name and fed by position
             self._ports = {n: k for k, i in enumerate(self._compiled.inputs) for n in i.get_names()}
+            self.half = any("f16" in str(i.get_element_type()) for i in self._compiled.inputs)
             return
         ort = require("onnxruntime")
         options = ort.SessionOptions()
@@ -129,6 +130,7 @@ class _Graph:
         self._session = ort.InferenceSession(proto, sess_options=options, providers=providers)
         self._names = [o.name for o in self._session.get_outputs()]
         self._ports = {i.name: k for k, i in enumerate(self._session.get_inputs())}
+        self.half = any(i.type == "tensor(float16)" for i in self._session.get_inputs())
 
     def __call__(self, feeds: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
         feeds = {name: value for name, value in feeds.items() if name in self._ports}
@@ -300,6 +302,8 @@ class WholeImageNormTiler:
             self._graphs = {name: _Graph(p.SerializeToString(), runtime=self._runtime,
                                          threads=self._threads, f32=name != "tile")
                             for name, p in protos.items()}
+            self._io = ModelIO(self._source.io,
+                               np.float16 if self._graphs["tile"].half else np.float32)
         except ValueError as exc:
             raise ModelFormatError(f"{path.name} cannot be tiled with whole-image statistics: "
                                    f"{exc}") from exc
