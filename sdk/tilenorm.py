@@ -124,6 +124,8 @@ class _Graph:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # no arena: a dozen graphs each keeping its peak would hold ten times one tile's memory
+        options.enable_cpu_mem_arena = False
         providers = ["CPUExecutionProvider"]
         if runtime == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
@@ -138,8 +140,11 @@ class _Graph:
             raise ModelFormatError(f"a tiling graph needs inputs {sorted(self._ports)}, got "
                                    f"{sorted(feeds)}")
         if self.runtime == "openvino":
-            result = self._compiled({self._ports[n]: v for n, v in feeds.items()})
-            return {n: np.asarray(result[i]) for i, n in enumerate(self._names)}
+            # a fresh infer request per call: its buffers go with it, as with the arena above
+            request = self._compiled.create_infer_request()
+            request.infer({self._ports[n]: v for n, v in feeds.items()})
+            return {n: np.array(request.get_output_tensor(i).data)
+                    for i, n in enumerate(self._names)}
         return dict(zip(self._names, self._session.run(self._names, feeds), strict=True))
 
     def close(self) -> None:
