@@ -184,6 +184,7 @@ class WholeImageNormTiler:
         self.exact = exact
         self._io = ModelIO(source.io)
         self._graphs: dict[str, _Graph] | None = None
+        self._sums: list[bytes] = []
         self._plain = False
         self._lock = threading.Lock()
 
@@ -198,8 +199,13 @@ class WholeImageNormTiler:
             grid = plan_tiles(int(image.shape[0]), int(image.shape[1]), tile=tile,
                               overlap=overlap)
             stats = self._estimate(graphs["stats"], image, tile)
-            for k in range(len(stats) // 2 if self.exact else 0):
-                stats = self._measure(graphs[f"sums{k}"], k, image, grid, stats)
+            for k in range(len(self._sums) if self.exact else 0):
+                # one truncated graph at a time: OpenVINO keeps a compiled graph's buffers
+                sums = self._compile(self._sums[k], f32=True)
+                try:
+                    stats = self._measure(sums, k, image, grid, stats)
+                finally:
+                    sums.close()
             render = graphs["tile"]
             return run_tiled(image, lambda b: self._render(render, b, stats), tile=tile,
                              overlap=overlap)
@@ -302,18 +308,22 @@ class WholeImageNormTiler:
             return None
         try:
             protos = {"stats": statistics_model(model), "tile": tile_model(model)}
-            protos.update({f"sums{k}": tile_model(model, sums_of=k)
-                           for k in range(len(instance_norms(model)))})
-            self._graphs = {name: _Graph(p.SerializeToString(), runtime=self._runtime,
-                                         threads=self._threads, f32=name != "tile")
+            self._sums = [tile_model(model, sums_of=k).SerializeToString()
+                          for k in range(len(instance_norms(model)))]
+            self._graphs = {name: self._compile(p.SerializeToString(), f32=name != "tile")
                             for name, p in protos.items()}
             self._io = ModelIO(self._source.io,
                                np.float16 if self._graphs["tile"].half else np.float32)
         except ValueError as exc:
             raise ModelFormatError(f"{path.name} cannot be tiled with whole-image statistics: "
                                    f"{exc}") from exc
-        except Exception as exc:  # the runtimes' own errors for a graph they refuse
-            raise ModelFormatError(f"the tiling graphs of {path.name} do not load: {exc}") from exc
         log.info("tiling %s with whole-image statistics (%d normalisations, %s)", path.name,
                  len(instance_norms(model)), "measured" if self.exact else "estimated")
         return self._graphs
+
+    def _compile(self, proto: bytes, *, f32: bool) -> _Graph:
+        try:
+            return _Graph(proto, runtime=self._runtime, threads=self._threads, f32=f32)
+        except Exception as exc:  # the runtimes' own errors for a graph they refuse
+            raise ModelFormatError(f"a tiling graph of {self._source.path.name} does not load: "
+                                   f"{exc}") from exc
