@@ -1,22 +1,26 @@
-"""Two rewrites of a model's ONNX graph that let tiles share whole-image normalisation statistics.
+"""Rewrites of a model's ONNX graph that let tiles share whole-image normalisation statistics.
 
 InstanceNormalization normalises every channel with the mean and variance of the whole input.
 A tile sees only part of the picture, so a tiled run normalises each tile differently and the
-colours drift from tile to tile (``mosaic`` on a 2400×1600 photo: 43 grey levels on average).
-These rewrites split that computation in two:
+colours drift from tile to tile (``mosaic`` on a 2400×1600 photo: 48 grey levels on average).
+These rewrites split that computation up (:mod:`restyle.tilenorm` runs them):
 
 * :func:`statistics_model`: the model up to its last InstanceNormalization, with every
   normalisation's per-channel input mean and variance as outputs (``N×C×1×1`` float32, named by
-  :func:`stat_names`). Run once on a downscaled copy of the image.
+  :func:`stat_names`). Run on a downscaled copy of the image: a first estimate.
 * :func:`tile_model`: the model with every InstanceNormalization replaced by
   ``(x − mean) / sqrt(var + ε) · scale + bias`` whose mean and variance are extra float32 graph
-  inputs (``1×C×1×1``, same names). Run on the tiles, fed the statistics of the first pass.
+  inputs (``1×C×1×1``, same names). Run on the tiles, fed whole-image statistics.
+* :func:`tile_model` with ``sums_of=k``: the same, cut after normalisation ``k``'s input, with
+  masked sums of that input as outputs: summed over tiles, layer ``k``'s exact statistics.
 
-Why here, at run time, and with ``onnx``: the rewrite works on any restyle model (bundled, user
-exported, older files) without changing the file format or the export, and it is cheap
-(milliseconds). It is only needed for images large enough to be tiled, so ``onnx`` is imported
-only then, through :func:`restyle._optional.require`; without it the tiler says which extra to
-install. Models without InstanceNormalization need none of this and tile as before.
+Why at run time, with ``onnx``, rather than variants stored at export: the rewrite works on any
+restyle model (bundled, user exported, older files, another helper's new styles) without a
+change to the file format, the export or the bundled files, and it takes milliseconds. It is
+only needed for images large enough to be tiled, so ``onnx`` is imported only then (it is in the
+``cpu``, ``gpu`` and ``openvino`` extras; without it the tiler says how to install it), and
+``import restyle`` stays as light as before. Models without InstanceNormalization need none of
+this and tile as before.
 """
 
 from __future__ import annotations
