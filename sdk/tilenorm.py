@@ -31,6 +31,7 @@ import importlib.util
 import itertools
 import logging
 import threading
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ def tile_cores(starts: tuple[int, ...], size: int, length: int) -> list[tuple[in
 
     Example:
         >>> tile_cores((0, 96, 122), 128, 250)
-        [(0, 112), (16, 34), (13, 128)]
+        [(0, 112), (16, 77), (51, 128)]
     """
     cuts = [0] + [(a + size + b) // 2 for a, b in itertools.pairwise(starts)] + [length]
     return [(lo - s, hi - s) for s, lo, hi in zip(starts, cuts, cuts[1:], strict=False)]
@@ -124,8 +125,6 @@ class _Graph:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # no arena: a dozen graphs each keeping its peak would hold ten times one tile's memory
-        options.enable_cpu_mem_arena = False
         providers = ["CPUExecutionProvider"]
         if runtime == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
@@ -140,7 +139,7 @@ class _Graph:
             raise ModelFormatError(f"a tiling graph needs inputs {sorted(self._ports)}, got "
                                    f"{sorted(feeds)}")
         if self.runtime == "openvino":
-            # a fresh infer request per call: its buffers go with it, as with the arena above
+            # a fresh infer request per call: its buffers go with it
             request = self._compiled.create_infer_request()
             request.infer({self._ports[n]: v for n, v in feeds.items()})
             return {n: np.array(request.get_output_tensor(i).data)
@@ -150,6 +149,13 @@ class _Graph:
     def close(self) -> None:
         self.__dict__.pop("_compiled", None)
         self.__dict__.pop("_session", None)
+
+    def __enter__(self) -> _Graph:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
 
 class WholeImageNormTiler:
@@ -184,6 +190,7 @@ class WholeImageNormTiler:
         self.exact = exact
         self._io = ModelIO(source.io)
         self._graphs: dict[str, _Graph] | None = None
+        self._stats = b""
         self._sums: list[bytes] = []
         self._plain = False
         self._lock = threading.Lock()
@@ -198,14 +205,14 @@ class WholeImageNormTiler:
                 return run_tiled(image, infer, tile=tile, overlap=overlap)
             grid = plan_tiles(int(image.shape[0]), int(image.shape[1]), tile=tile,
                               overlap=overlap)
-            stats = self._estimate(graphs["stats"], image, tile)
+            # the statistics graphs live for one pass each: a runtime keeps a graph's peak
+            # buffers (ONNX Runtime's arena, OpenVINO's), and a dozen of them would hold a dozen
+            # times one tile's memory; compiling one takes a few milliseconds
+            with self._compile(self._stats, f32=True) as graph:
+                stats = self._estimate(graph, image, tile)
             for k in range(len(self._sums) if self.exact else 0):
-                # one truncated graph at a time: OpenVINO keeps a compiled graph's buffers
-                sums = self._compile(self._sums[k], f32=True)
-                try:
-                    stats = self._measure(sums, k, image, grid, stats)
-                finally:
-                    sums.close()
+                with self._compile(self._sums[k], f32=True) as graph:
+                    stats = self._measure(graph, k, image, grid, stats)
             render = graphs["tile"]
             return run_tiled(image, lambda b: self._render(render, b, stats), tile=tile,
                              overlap=overlap)
@@ -307,11 +314,11 @@ class WholeImageNormTiler:
             self._plain = True
             return None
         try:
-            protos = {"stats": statistics_model(model), "tile": tile_model(model)}
+            self._stats = statistics_model(model).SerializeToString()
             self._sums = [tile_model(model, sums_of=k).SerializeToString()
                           for k in range(len(instance_norms(model)))]
-            self._graphs = {name: self._compile(p.SerializeToString(), f32=name != "tile")
-                            for name, p in protos.items()}
+            self._graphs = {"tile": self._compile(tile_model(model).SerializeToString(),
+                                                  f32=False)}
             self._io = ModelIO(self._source.io,
                                np.float16 if self._graphs["tile"].half else np.float32)
         except ValueError as exc:
