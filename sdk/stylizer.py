@@ -116,7 +116,7 @@ class Stylizer:
             radius times four for an exact match; feathered blending hides the rest).
         tile_norm: How tiles of a model with instance normalisation are normalised:
             ``"exact"`` (the whole image's statistics, measured over the tiles: the result
-            matches untiled inference; four to five times the time of plain tiling),
+            matches untiled inference; several times the time of plain tiling),
             ``"estimate"`` (estimated on a downscaled copy: little extra work, a few grey levels
             off) or ``"tile"`` (each tile its own: colours drift from tile to tile). See
             :mod:`restyle.tilenorm`.
