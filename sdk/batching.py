@@ -25,7 +25,7 @@ from restyle.backends.base import Backend, Batch
 from restyle.errors import InvalidImageError, OutOfMemoryError, RestyleError
 from restyle.flight import BatchSize, Flight
 from restyle.images import ImageInput, Prepared, prepare
-from restyle.tiling import run_tiled
+from restyle.tiling import Tiler, run_tiled
 from restyle.workers import Producer
 
 __all__ = ["BatchRunner", "Item", "Prefetcher", "Window", "shape_batches", "windows"]
@@ -137,8 +137,9 @@ class BatchRunner:
     """
 
     def __init__(self, backend: Backend, *, batch_size: int, in_flight: int, max_pixels: int,
-                 tile: int, overlap: int) -> None:
+                 tile: int, overlap: int, tiler: Tiler = run_tiled) -> None:
         self._backend = backend
+        self._tiler = tiler
         limit = backend.max_shape
         self._size = BatchSize(min(batch_size, limit[0]) if limit else batch_size)
         self._tile = min(tile, *limit[1:]) if limit else tile
@@ -199,7 +200,7 @@ class BatchRunner:
             flight.abandon()  # abandoned early (or failed): hand device slots back
 
     def _run_tiled(self, frame: Batch) -> Batch:
-        return run_tiled(frame, self.infer, tile=self._tile, overlap=self._overlap)
+        return self._tiler(frame, self.infer, tile=self._tile, overlap=self._overlap)
 
     def infer(self, batch: Batch) -> Batch:
         """Run ``batch`` synchronously in chunks of the batch size, halving it on out-of-memory.

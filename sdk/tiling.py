@@ -6,8 +6,9 @@ and is 0 on the outermost quarter of the overlap, where a convolution's border e
 weighted sum is divided by the summed weights, so every output pixel is a convex blend of the tiles
 that see it well away from their edges (where two tiles overlap by exactly ``overlap`` it is a
 plain linear cross-fade). A network whose receptive field radius is at most a quarter of the
-overlap therefore gives the same result tiled as untiled (instance normalisation, which uses
-per-tile statistics, makes tiles differ slightly; the feathering hides that).
+overlap therefore gives the same result tiled as untiled. Instance normalisation computed per
+tile would make tiles differ (by tens of grey levels); :mod:`restyle.tilenorm` feeds every tile
+the whole image's statistics instead.
 
 Memory stays bounded: only one band of tile rows is accumulated (float32) at a time.
 """
@@ -16,15 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from restyle.errors import ConfigError
 
-__all__ = ["TileGrid", "plan_tiles", "run_tiled", "tile_weights"]
+__all__ = ["TileGrid", "Tiler", "plan_tiles", "run_tiled", "tile_weights"]
 
 Infer = Callable[[NDArray[np.uint8]], NDArray[np.uint8]]
+
+
+class Tiler(Protocol):
+    """What stylises a frame too large for one pass: :func:`run_tiled`, or
+    :class:`restyle.tilenorm.WholeImageNormTiler` for models with instance normalisation."""
+
+    def __call__(self, image: NDArray[np.uint8], infer: Infer, *, tile: int,
+                 overlap: int) -> NDArray[np.uint8]: ...
 
 
 @dataclass(frozen=True)
