@@ -33,7 +33,7 @@ def parse_resolution(text: str) -> tuple[int, int]:
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", default=None,
-                   help="ONNX model or bundled style (default: mosaic)")
+                   help="ONNX model or bundled style (default: psychedelic)")
     p.add_argument("--backend", action="append", default=None,
                    help="backend(s) to measure: auto, tensorrt, ort_cuda, openvino, ort_cpu "
                         "(repeatable; default auto)")
@@ -57,7 +57,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 
 #: What ``restyle bench`` measures without a model: a ``compact`` style (``ink`` is ``realtime``).
-DEFAULT_MODEL = "mosaic"
+DEFAULT_MODEL = "psychedelic"
 
 
 @command("bench", help="measure frames/s, latency and efficiency against baselines",

@@ -33,11 +33,18 @@ def test_restyle_styles_lists_name_then_description(capsys: pytest.CaptureFixtur
 def test_stylizer_takes_a_bundled_style_by_name() -> None:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    with Stylizer("mosaic", backend="ort_cpu") as st:
+    with Stylizer("psychedelic", backend="ort_cpu") as st:
         out = st(image)
-        assert st.info.model is not None and st.info.model.style == "mosaic"
+        assert st.info.model is not None and st.info.model.style == "psychedelic"
     assert out.shape == image.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - image.astype(int)).mean() > 10  # it does restyle
+
+
+def test_a_renamed_style_keeps_working_under_its_old_name() -> None:
+    from restyle.styles import RENAMED, resolve_model
+
+    assert "mosaic" not in [s.name for s in list_styles()]  # it showed no mosaic cells
+    assert resolve_model("mosaic") == resolve_model(RENAMED["mosaic"])
 
 
 def test_bundled_ink_style_draws_lines_on_paper() -> None:
