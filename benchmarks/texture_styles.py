@@ -2,6 +2,10 @@
 from a procedural effect, PSNR against the effect's rendering.
 
     python benchmarks/texture_styles.py [--styles-dir DIR] [--only NAME ...] [--json OUT]
+                                        [--sheet OUT.jpg]
+
+``--sheet`` also writes a side-by-side picture: per style, each held-out photo's reference (the
+effect's rendering, or the style image) and the model's result.
 
 Held-out photos: astronaut, camera, coffee, coins (scikit-image; none is a training pair).
 Reference for the texture statistic (:mod:`restyle.training.texture`; 1.0 = palette-only
@@ -18,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from restyle import Stylizer
 from restyle.modelinfo import read_model_info
@@ -36,7 +41,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10.0 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
-def measure(styles_dir: Path, only: list[str] | None) -> list[dict[str, object]]:
+def measure(styles_dir: Path, only: list[str] | None,
+            sheet: list[tuple[str, list[Image.Image]]] | None = None) -> list[dict[str, object]]:
     photos = {n: (_skimage_photo(n) * 255.0 + 0.5).astype(np.uint8) for n in HELD_OUT}
     rows: list[dict[str, object]] = []
     for recipe in BUNDLED:
@@ -48,6 +54,8 @@ def measure(styles_dir: Path, only: list[str] | None) -> list[dict[str, object]]
                                   "mb": round(path.stat().st_size / 1e6, 2),
                                   "effect": recipe.effect}
         scores, psnrs, base = [], [], []
+        refs: list[Image.Image] = []
+        outs: list[Image.Image] = []
         style_image = None
         if recipe.effect is None:
             style_image = np.asarray(draw_style(recipe.image or recipe.name, seed=SEED))
@@ -61,12 +69,18 @@ def measure(styles_dir: Path, only: list[str] | None) -> list[dict[str, object]]
                 else:
                     reference = style_image
                 scores.append(texture_score(photo, result, reference).score)
+                refs.append(Image.fromarray(reference))
+                outs.append(Image.fromarray(result))
         row["texture"] = [round(s, 2) for s in scores]
         row["texture_mean"] = round(float(np.mean(scores)), 2)
         if psnrs:
             row["psnr"] = [round(p, 1) for p in psnrs]
             row["psnr_photo"] = [round(p, 1) for p in base]
         rows.append(row)
+        if sheet is not None:
+            if recipe.effect is not None:
+                sheet.append((f"{recipe.effect} (target)", refs))
+            sheet.append((recipe.name, outs))
         sys.stdout.write(json.dumps(row) + "\n")
         sys.stdout.flush()
     return rows
@@ -78,8 +92,17 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path(__file__).resolve().parents[1] / "sdk" / "styles")
     parser.add_argument("--only", action="append")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--sheet", type=Path)
     args = parser.parse_args(argv)
-    rows = measure(args.styles_dir, args.only)
+    sheet: list[tuple[str, list[Image.Image]]] | None = None
+    if args.sheet:
+        sheet = [("photo", [Image.fromarray((_skimage_photo(n) * 255.0 + 0.5).astype(np.uint8))
+                            for n in HELD_OUT])]
+    rows = measure(args.styles_dir, args.only, sheet)
+    if sheet is not None and args.sheet is not None:
+        from restyle.gallery import write_gallery
+
+        write_gallery(sheet, args.sheet, height=200, label_width=150)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0

@@ -14,6 +14,7 @@ from restyle.cli.main import main
 def test_at_least_three_bundled_styles_with_attribution() -> None:
     styles = list_styles()
     assert len(styles) >= 3
+    assert len(styles) == len({s.name for s in styles})
     for style in styles:
         assert style.path.stat().st_size <= 5 * 2**20, style.name
         info = read_model_info(style.name)
@@ -61,6 +62,44 @@ def test_bundled_ink_style_draws_lines_on_paper() -> None:
     assert grey[~disc & ~ring & (np.hypot(x - 64, y - 64) > 50)].mean() > 180  # paper
     assert grey[ring].mean() < grey[~disc & ~ring].mean() - 60  # the outline is drawn in ink
     assert (out[..., 0] >= out[..., 2]).mean() > 0.8  # warm paper, not the photo's grey
+
+
+#: Styles learnt in paired mode from a procedural effect, and the least PSNR gain (dB) over the
+#: photo itself against the effect's rendering, on the held-out sample photos.
+EFFECT_STYLES = {"ink": 6.0, "toon": 1.0, "pencil": 4.0, "woodcut": 4.0, "neon": 4.0, "oil": 0.0}
+
+
+@pytest.mark.parametrize("name", sorted(EFFECT_STYLES))
+def test_effect_style_draws_its_effect_on_photos_it_never_saw(name: str) -> None:
+    """On the held-out sample photos (astronaut, coffee), the model's output is closer to the
+    procedural rendering than the photo is (PSNR), and has the rendering's texture: below half
+    of the palette-only distance on the texture statistic (restyle.training.texture)."""
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    from restyle.samples import sample_photos
+    from restyle.training.bundled import BUNDLED, PAIR_PHOTOS
+    from restyle.training.effects import render_effect
+    from restyle.training.texture import texture_score
+
+    recipe = next(r for r in BUNDLED if r.name == name)
+    assert recipe.effect is not None
+    for path in sample_photos():
+        if path.stem in PAIR_PHOTOS:
+            continue  # seen in training
+        img = Image.open(path).convert("RGB")
+        img.thumbnail((320, 320))
+        photo = np.asarray(img)
+        target = render_effect(recipe.effect, photo).astype(float)
+        with Stylizer(name, backend="ort_cpu") as st:
+            out = st(photo)
+
+        def psnr(a: np.ndarray, b: np.ndarray = target) -> float:
+            return float(10 * np.log10(255.0**2 / np.mean((a.astype(float) - b) ** 2)))
+
+        assert psnr(out) > psnr(photo) + EFFECT_STYLES[name], (path.stem, psnr(out), psnr(photo))
+        score = texture_score(photo, out, target.astype(np.uint8)).score
+        assert score < 0.5, (path.stem, score)
 
 
 def test_every_bundled_style_has_a_recipe() -> None:
