@@ -58,19 +58,19 @@ BUNDLED: tuple[BundledRecipe, ...] = (
                   steps=4000, arch="realtime", effect="ink", size=128),
     BundledRecipe("toon", "cel-shaded cartoon: flat colour bands and dark outlines, learnt from "
                           "toon renderings (realtime generator, paired mode)",
-                  steps=500, arch="realtime", effect="toon", size=128),
+                  steps=700, arch="realtime", effect="toon", size=128),
     BundledRecipe("pencil", "graphite pencil sketch with diagonal strokes, learnt from pencil "
                             "renderings (realtime generator, paired mode)",
-                  steps=500, arch="realtime", effect="pencil", size=128),
+                  steps=700, arch="realtime", effect="pencil", size=128),
     BundledRecipe("woodcut", "black-and-cream woodcut print: solid black masses and carved "
                              "light shapes (realtime generator, paired mode)",
-                  steps=500, arch="realtime", effect="woodcut", size=128),
+                  steps=700, arch="realtime", effect="woodcut", size=128),
     BundledRecipe("neon", "glowing neon lines in the photo's own colours on black, learnt from "
                           "neon renderings (realtime generator, paired mode)",
-                  steps=500, arch="realtime", effect="neon", size=128),
+                  steps=700, arch="realtime", effect="neon", size=128),
     BundledRecipe("oil", "oil paint: flat painterly patches with sharp edges, learnt from "
                          "Kuwahara renderings (realtime generator, paired mode)",
-                  steps=500, arch="realtime", effect="oil", size=128),
+                  steps=700, arch="realtime", effect="oil", size=128),
 )
 
 #: The photos a paired recipe renders its effect on (scikit-image public-domain samples). The
