@@ -56,9 +56,6 @@ BUNDLED: tuple[BundledRecipe, ...] = (
     BundledRecipe("ink", "pen-and-ink drawing on warm paper, learnt from XDoG renderings "
                          "(realtime generator, paired mode)",
                   steps=4000, arch="realtime", effect="ink", size=128),
-    BundledRecipe("toon", "cel-shaded cartoon: flat colour bands and dark outlines, learnt from "
-                          "toon renderings (realtime generator, paired mode)",
-                  steps=700, arch="realtime", effect="toon", size=128),
     BundledRecipe("pencil", "graphite pencil sketch with diagonal strokes, learnt from pencil "
                             "renderings (realtime generator, paired mode)",
                   steps=700, arch="realtime", effect="pencil", size=128),
@@ -68,9 +65,9 @@ BUNDLED: tuple[BundledRecipe, ...] = (
     BundledRecipe("neon", "glowing neon lines in the photo's own colours on black, learnt from "
                           "neon renderings (realtime generator, paired mode)",
                   steps=700, arch="realtime", effect="neon", size=128),
-    BundledRecipe("oil", "oil paint: flat painterly patches with sharp edges, learnt from "
-                         "Kuwahara renderings (realtime generator, paired mode)",
-                  steps=700, arch="realtime", effect="oil", size=128),
+    BundledRecipe("relief", "embossed pewter relief lit from the top left, learnt from relief "
+                            "renderings (realtime generator, paired mode)",
+                  steps=500, arch="realtime", effect="relief", size=128),
 )
 
 #: The photos a paired recipe renders its effect on (scikit-image public-domain samples). The

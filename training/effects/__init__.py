@@ -23,6 +23,7 @@ Effects:
     ``pencil``: graphite sketch — colour-dodge contours smeared into 45° strokes, light shading.
     ``woodcut``: black masses and carved light shapes printed on cream.
     ``neon``: the photo's edges as glowing lines in its own hues, on black.
+    ``relief``: the photo's shapes embossed in pewter, lit from the top left.
     ``cartoon`` / ``posterize``: hard per-channel posterisation (with / without outlines); a
     generator learns them poorly (docs/training-experiments.md).
 
@@ -45,12 +46,13 @@ from __future__ import annotations
 from restyle.training.effects.cli import main
 from restyle.training.effects.distill import ModelEffect, teacher_pairs
 from restyle.training.effects.drawing import ink, pencil, woodcut
-from restyle.training.effects.light import neon
+from restyle.training.effects.light import neon, relief
 from restyle.training.effects.paint import cartoon, oil, posterize, toon
 from restyle.training.effects.pairs import write_effect_pairs
 from restyle.training.effects.registry import EFFECTS, Effect, render_effect
 
 __all__ = [
     "EFFECTS", "Effect", "ModelEffect", "cartoon", "ink", "main", "neon", "oil", "pencil",
-    "posterize", "render_effect", "teacher_pairs", "toon", "woodcut", "write_effect_pairs",
+    "posterize", "relief", "render_effect", "teacher_pairs", "toon", "woodcut",
+    "write_effect_pairs",
 ]

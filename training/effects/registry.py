@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from restyle.errors import ConfigError
 from restyle.training.effects.drawing import ink, pencil, woodcut
-from restyle.training.effects.light import neon
+from restyle.training.effects.light import neon, relief
 from restyle.training.effects.paint import cartoon, oil, posterize, toon
 
 __all__ = ["EFFECTS", "Effect", "render_effect"]
@@ -18,7 +18,7 @@ Effect = Callable[[NDArray[np.uint8]], NDArray[np.uint8]]
 
 EFFECTS: dict[str, Effect] = {
     "cartoon": cartoon, "ink": ink, "neon": neon, "oil": oil, "pencil": pencil,
-    "posterize": posterize, "toon": toon, "woodcut": woodcut,
+    "posterize": posterize, "relief": relief, "toon": toon, "woodcut": woodcut,
 }
 
 
