@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,8 +116,11 @@ def build_style(recipe: BundledRecipe, work: Path, styles_dir: Path, *,
         from restyle.training.effects import write_effect_pairs
 
         pairs = work / f"pairs-{recipe.effect}"
-        if not (pairs / "target").is_dir():
-            write_effect_pairs(pairs, effect=recipe.effect, photos=pair_photos())
+        if not (pairs / "target").is_dir():  # rendered beside, then renamed: whole or absent
+            partial = pairs.with_name(pairs.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            write_effect_pairs(partial, effect=recipe.effect, photos=pair_photos())
+            partial.rename(pairs)
         config = settings(style=(), pairs=pairs)
     else:
         drawing = recipe.image or recipe.name
