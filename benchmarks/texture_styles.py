@@ -53,7 +53,7 @@ def measure(styles_dir: Path, only: list[str] | None,
         row: dict[str, object] = {"style": recipe.name, "arch": info.arch,
                                   "mb": round(path.stat().st_size / 1e6, 2),
                                   "effect": recipe.effect}
-        scores, psnrs, base = [], [], []
+        scores, psnrs, base, palette = [], [], [], []
         refs: list[Image.Image] = []
         outs: list[Image.Image] = []
         style_image = None
@@ -68,11 +68,14 @@ def measure(styles_dir: Path, only: list[str] | None,
                     base.append(psnr(photo, reference))
                 else:
                     reference = style_image
-                scores.append(texture_score(photo, result, reference).score)
+                ts = texture_score(photo, result, reference)
+                scores.append(ts.score)
+                palette.append(ts.palette_distance)
                 refs.append(Image.fromarray(reference))
                 outs.append(Image.fromarray(result))
         row["texture"] = [round(s, 2) for s in scores]
         row["texture_mean"] = round(float(np.mean(scores)), 2)
+        row["palette_distance"] = [round(d, 3) for d in palette]
         if psnrs:
             row["psnr"] = [round(p, 1) for p in psnrs]
             row["psnr_photo"] = [round(p, 1) for p in base]
