@@ -68,7 +68,7 @@ BUNDLED: tuple[BundledRecipe, ...] = (
                   steps=700, arch="realtime", effect="neon", size=128),
     BundledRecipe("relief", "embossed pewter relief lit from the top left, learnt from relief "
                             "renderings (realtime generator, paired mode)",
-                  steps=800, arch="realtime", effect="relief", size=128),
+                  steps=2000, arch="realtime", effect="relief", size=128),
 )
 
 #: The photos a paired recipe renders its effect on (scikit-image public-domain samples). The
