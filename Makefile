@@ -84,7 +84,7 @@ $(DEMO_VENV)/.package: $(DEMO_VENV)/.deps $(SOURCES)
 	touch $@
 
 demo: $(DEMO_VENV)/.package
-	$(DEMO_VENV)/bin/restyle demo --out out
+	$(DEMO_VENV)/bin/restyle demo --out out --gallery docs/gallery.jpg
 
 # Rebuild the bundled styles (draw, train, export into sdk/styles/): ~8 min a style on 2 idle cores.
 styles: install

@@ -1,7 +1,7 @@
 """Each number format against fp32, per model and resolution, in one interleaved run.
 
 ``make bench`` (``RESTYLE_BENCH=full``): ``johnson`` (random weights, exported here), ``compact``
-(the bundled ``mosaic``) and ``realtime`` (the bundled ``ink``) at 512² and 1080p through
+(the bundled ``psychedelic``, formerly ``mosaic``) and ``realtime`` (the bundled ``ink``) at 512² and 1080p through
 OpenVINO in every precision this CPU runs (:func:`restyle.bench.precision.measure_precisions`:
 frames/s, ratio to fp32 from interleaved rounds with its noise, PSNR against fp32 on held-out
 photos, FLOP efficiency against the GEMM ceiling of the precision executed). int8 models are
@@ -30,7 +30,7 @@ from restyle.styles import resolve_model
 def bench_precision(benchmark: Any, tmp_path: Path, bench_models: dict[str, Path]) -> None:
     models = [bench_models["johnson"]]
     if FULL:
-        for name in ("mosaic", "ink"):
+        for name in ("psychedelic", "ink"):
             models.append(Path(shutil.copyfile(resolve_model(name), tmp_path / f"{name}.onnx")))
     resolutions = [(512, 512), (1080, 1920)] if FULL else [(64, 64)]
     precisions = ["all"] if FULL else ["fp32", "bf16"]

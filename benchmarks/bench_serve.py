@@ -1,7 +1,7 @@
 """``restyle serve`` under 1, 8 and 32 concurrent clients against the same images through
 ``Stylizer`` in-process, and the gain from batching across requests (on vs off), in one run.
 
-``make bench`` (``RESTYLE_BENCH=full``): bundled ``mosaic``, 256×256 PNG photos, 4 requests a
+``make bench`` (``RESTYLE_BENCH=full``): bundled ``psychedelic``, 256×256 PNG photos, 4 requests a
 client (at least 48 a case), two servers side by side, ``--max-batch 8 --max-wait-ms 10``
 (batching on) and ``--max-batch 1`` (off), clients on httpx over loopback, every answer checked
 for status 200. The in-process baseline stylises the same decoded images, one call each (what an
@@ -24,7 +24,7 @@ from _matrix import FULL
 from PIL import Image
 
 CLIENTS = [1, 8, 32]
-STYLE = "mosaic" if FULL else "ink"
+STYLE = "psychedelic" if FULL else "ink"
 SIZE = 256 if FULL else 32
 PER_CLIENT = 4 if FULL else 2  # requests per client, and at least MIN_REQUESTS in a case
 MIN_REQUESTS = 48 if FULL else 4

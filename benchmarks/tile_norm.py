@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/tile_norm.py [--styles mosaic ink] [--backend ort_cpu] [--out DIR]
+    python benchmarks/tile_norm.py [--styles psychedelic ink] [--backend ort_cpu] [--out DIR]
 
 Each style × mode runs in its own process (so its peak RSS is its own): ``whole`` (one pass),
 ``tile`` (tiles normalised one by one, the old behaviour), ``estimate`` and ``exact``. The photo
@@ -71,7 +71,7 @@ def crops(style: str, out: Path, results: dict[str, np.ndarray]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--styles", nargs="+", default=["mosaic", "popart", "sunset", "ink"])
+    parser.add_argument("--styles", nargs="+", default=["psychedelic", "popart", "sunset", "ink"])
     parser.add_argument("--backend", default="ort_cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("out/tilenorm"))

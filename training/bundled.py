@@ -12,6 +12,7 @@ import argparse
 import functools
 import importlib.resources
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,18 +42,35 @@ class BundledRecipe:
     style image: paired mode on :data:`PAIR_PHOTOS`."""
     size: int = 256
     batch_size: int = 4
+    image: str | None = None
+    """The procedural style image (:func:`restyle.training.procedural.draw_style`); ``None``:
+    the style's own name."""
 
 
 BUNDLED: tuple[BundledRecipe, ...] = (
-    BundledRecipe("mosaic", "vivid glass-mosaic palette with dark outlines (compact, "
-                            "random-feature losses)"),
+    BundledRecipe("psychedelic", "psychedelic false colour: vivid rainbow hues over the "
+                                 "photo's shapes, dark edges (compact, random-feature losses "
+                                 "from a drawn glass mosaic; a palette, no mosaic cells)",
+                  image="mosaic"),
     BundledRecipe("sunset", "warm sunset palette: coral, magenta, violet and gold bands "
                             "(compact, random-feature losses)"),
-    BundledRecipe("popart", "comic-book primaries with ink outlines and Ben-Day dots "
-                            "(compact, random-feature losses)"),
+    BundledRecipe("popart", "pop-art primaries: flat red, yellow, blue and teal colour areas "
+                            "(compact, random-feature losses; a palette, no Ben-Day dots)"),
     BundledRecipe("ink", "pen-and-ink drawing on warm paper, learnt from XDoG renderings "
                          "(realtime generator, paired mode)",
                   steps=4000, arch="realtime", effect="ink", size=128),
+    BundledRecipe("pencil", "graphite pencil sketch with diagonal strokes, learnt from pencil "
+                            "renderings (realtime generator, paired mode)",
+                  steps=700, arch="realtime", effect="pencil", size=128),
+    BundledRecipe("woodcut", "black-and-cream woodcut print: solid black masses and carved "
+                             "light shapes (realtime generator, paired mode)",
+                  steps=700, arch="realtime", effect="woodcut", size=128),
+    BundledRecipe("neon", "glowing neon lines in the photo's own colours on black, learnt from "
+                          "neon renderings (realtime generator, paired mode)",
+                  steps=700, arch="realtime", effect="neon", size=128),
+    BundledRecipe("relief", "embossed pewter relief lit from the top left, learnt from relief "
+                            "renderings (realtime generator, paired mode)",
+                  steps=2000, arch="realtime", effect="relief", size=128),
 )
 
 #: The photos a paired recipe renders its effect on (scikit-image public-domain samples). The
@@ -111,17 +129,22 @@ def build_style(recipe: BundledRecipe, work: Path, styles_dir: Path, *,
     settings = functools.partial(
         TrainConfig, out=run, arch=recipe.arch, steps=recipe.steps, name=recipe.name,
         description=recipe.description, size=recipe.size, batch_size=recipe.batch_size,
-        license=LICENSE, threads=threads, attribution=attribution(recipe.name, recipe.effect))
+        license=LICENSE, threads=threads,
+        attribution=attribution(recipe.image or recipe.name, recipe.effect))
     if recipe.effect is not None:
         from restyle.training.effects import write_effect_pairs
 
         pairs = work / f"pairs-{recipe.effect}"
-        if not (pairs / "target").is_dir():
-            write_effect_pairs(pairs, effect=recipe.effect, photos=pair_photos())
+        if not (pairs / "target").is_dir():  # rendered beside, then renamed: whole or absent
+            partial = pairs.with_name(pairs.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            write_effect_pairs(partial, effect=recipe.effect, photos=pair_photos())
+            partial.rename(pairs)
         config = settings(style=(), pairs=pairs)
     else:
-        image = work / f"{recipe.name}.png"
-        draw_style(recipe.name, seed=SEED).save(image)
+        drawing = recipe.image or recipe.name
+        image = work / f"{drawing}.png"
+        draw_style(drawing, seed=SEED).save(image)
         config = settings(style=(image,))
     train(config, resume=(run / "config.json").exists())
     result = to_onnx(load_generator(run), styles_dir / f"{recipe.name}.onnx",

@@ -11,7 +11,7 @@ from restyle.errors import ConfigError
 
 __all__ = ["ADVERSARIAL_LOSSES", "FEATURES", "TrainConfig"]
 
-FEATURES = ("vgg16", "vgg19", "random")
+FEATURES = ("vgg16", "vgg19", "resnet50", "random")
 ADVERSARIAL_LOSSES = ("hinge", "nonsaturating", "lsgan")
 
 
@@ -44,10 +44,15 @@ class TrainConfig:
         arch: A generator architecture of :func:`restyle.training.models.list_models`.
         width: Generator width; ``None``: the architecture's default.
         blocks: Residual blocks; ``None``: the architecture's default.
-        features: Loss network: ``vgg16``, ``vgg19`` (pretrained weights needed) or ``random``.
-        vgg_weights: A torchvision VGG checkpoint file; ``None``: the torch hub cache or download.
+        features: Loss network: ``vgg16``, ``vgg19``, ``resnet50`` (pretrained weights needed;
+            ResNet with SWAG activation smoothing) or ``random``.
+        vgg_weights: The torchvision checkpoint file of ``features`` (VGG or ResNet-50), stored
+            as an absolute path so a run resumes from any working directory; ``None``: the
+            torch hub cache or a download.
         size: Training crop size in pixels (a multiple of the generator's ``size_multiple``).
-        style_size: Shorter side the style images are resized to; ``None``: ``size``.
+        style_size: Shorter side the style images are resized to; ``None``: ``size``. With a
+            pretrained network it sets the stroke size: the losses see the style's strokes at
+            their size in pixels at this scale, so a larger style size gives larger strokes.
         batch_size: Content crops per step.
         steps: Optimisation steps in all.
         lr: Peak generator learning rate of the one-cycle schedule (Adam).
@@ -116,6 +121,8 @@ class TrainConfig:
         for name in ("vgg_weights", "pairs", "init_from"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, Path(getattr(self, name)))
+        if self.vgg_weights is not None:
+            object.__setattr__(self, "vgg_weights", self.vgg_weights.expanduser().resolve())
         if not style and self.pairs is None:
             raise ConfigError("no style image given: pass at least one, e.g. --style art.jpg, "
                               "or a folder of example pairs with --pairs DIR")
@@ -128,6 +135,8 @@ class TrainConfig:
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
             raise ConfigError(f"unknown adversarial loss {self.adversarial_loss!r}: choose one of "
                               f"{', '.join(ADVERSARIAL_LOSSES)}")
+        if self.style_size is not None and self.style_size < 16:
+            raise ConfigError(f"style_size must be at least 16 pixels, got {self.style_size}")
         for name in ("size", "batch_size", "steps", "crop"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -32,6 +32,7 @@ __all__ = [
     "RandomFeatures",
     "VGGFeatures",
     "create_features",
+    "load_torchvision_state",
 ]
 
 log = logging.getLogger("restyle.training.features")
@@ -139,38 +140,15 @@ class VGGFeatures(FeatureNetwork):
             TrainingError: None of the three ways gives the weights; the message names them and
                 the offline option ``--features random``.
         """
-        url = VGG_FILES[self.arch]
-        filename = url.rsplit("/", 1)[1]
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
-        tried: list[str] = []
-        state: dict[str, torch.Tensor] | None = None
-        if weights is not None:
-            state = _read_torchvision(Path(weights))
-        elif cached.is_file():
-            state = _read_torchvision(cached)
-        else:
-            tried.append(f"the torch hub cache has no {cached}")
-            try:
-                with _socket_timeout(30.0):
-                    state = torch.hub.load_state_dict_from_url(url, progress=False,
-                                                               weights_only=True)
-            except Exception as exc:  # URLError, timeouts, HTTP errors, ...
-                tried.append(f"downloading {url} failed ({exc})")
-        if state is None:
-            raise TrainingError(
-                f"no {self.arch} ImageNet weights reachable: {'; '.join(tried)}. Either pass "
-                f"the torchvision checkpoint file ({filename}) with --vgg-weights FILE, put it in "
-                f"{cached.parent} (the torch hub cache), or train online so torch.hub can "
-                "download it; or train offline with --features random (weaker: palette and "
-                "graphic treatment, not shapes)"
-            )
+        state = load_torchvision_state("VGG", VGG_FILES[self.arch], weights)
         ours = {k: v for k, v in state.items() if k.startswith("features.")
                 and int(k.split(".")[1]) < len(self.features)}
         try:
             self.load_state_dict(ours, strict=True)
         except RuntimeError as exc:
             raise TrainingError(f"the {self.arch} weights do not fit the {self.arch} layout "
-                                f"({exc}): pass torchvision's {filename}") from exc
+                                f"({exc}): pass torchvision's "
+                                f"{VGG_FILES[self.arch].rsplit('/', 1)[1]}") from exc
         return self
 
 
@@ -184,16 +162,49 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         socket.setdefaulttimeout(old)
 
 
-def _read_torchvision(path: Path) -> dict[str, torch.Tensor]:
+def load_torchvision_state(label: str, url: str,
+                           weights: str | Path | None) -> dict[str, torch.Tensor]:
+    """A torchvision checkpoint's state dict: from the file ``weights``, else the torch hub cache
+    (the file name of ``url``), else a download of ``url``.
+
+    Raises:
+        TrainingError: None of the three ways gives the weights (the message names them and
+            the offline option ``--features random``), or the file is unreadable.
+    """
+    filename = url.rsplit("/", 1)[1]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    if weights is not None:
+        return _read_torchvision(Path(weights), label)
+    if cached.is_file():
+        return _read_torchvision(cached, label)
+    tried = [f"the torch hub cache has no {cached}"]
+    try:
+        with _socket_timeout(30.0):
+            state: dict[str, torch.Tensor] = torch.hub.load_state_dict_from_url(
+                url, progress=False, weights_only=True)
+            return state
+    except Exception as exc:  # URLError, timeouts, HTTP errors, ...
+        tried.append(f"downloading {url} failed ({exc})")
+    raise TrainingError(
+        f"no {label} ImageNet weights reachable: {'; '.join(tried)}. Either pass "
+        f"the torchvision checkpoint file ({filename}) with --vgg-weights FILE, put it in "
+        f"{cached.parent} (the torch hub cache), or train online so torch.hub can "
+        "download it; or train offline with --features random (weaker: palette and "
+        "graphic treatment, not shapes)"
+    )
+
+
+def _read_torchvision(path: Path, label: str) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise TrainingError(f"VGG weights {path} do not exist: check the --vgg-weights path")
+        raise TrainingError(f"{label} weights {path} do not exist: check the --vgg-weights path")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, zip errors, ...
-        raise TrainingError(f"cannot read VGG weights {path} ({exc}): pass torchvision's "
-                            "vgg16-397923af.pth or vgg19-dcbb9e9d.pth") from exc
+        raise TrainingError(f"cannot read {label} weights {path} ({exc}): pass torchvision's "
+                            f"checkpoint file (vgg16-397923af.pth, vgg19-dcbb9e9d.pth, "
+                            "resnet50-0676ba61.pth)") from exc
     if not isinstance(state, dict):
-        raise TrainingError(f"{path} is not a state dict: pass torchvision's VGG checkpoint")
+        raise TrainingError(f"{path} is not a state dict: pass torchvision's {label} checkpoint")
     return state
 
 
@@ -260,7 +271,8 @@ class RandomFeatures(FeatureNetwork):
 
 def create_features(name: str, *, seed: int = 0,
                     vgg_weights: str | Path | None = None) -> FeatureNetwork:
-    """The frozen feature network ``vgg16``, ``vgg19`` (pretrained) or ``random``.
+    """The frozen feature network ``vgg16``, ``vgg19``, ``resnet50`` (pretrained; ResNet with
+    SWAG activation smoothing, :mod:`restyle.training.resnet`) or ``random``.
 
     Raises:
         ConfigError: Unknown name.
@@ -274,4 +286,9 @@ def create_features(name: str, *, seed: int = 0,
         return RandomFeatures(seed=seed).freeze()
     if name in _LAYOUT:
         return VGGFeatures(name).load_torchvision(vgg_weights).freeze()
-    raise ConfigError(f"unknown feature network {name!r}: choose vgg16, vgg19 or random")
+    if name == "resnet50":
+        from restyle.training.resnet import ResNetFeatures
+
+        return ResNetFeatures().load_torchvision(vgg_weights).freeze()
+    raise ConfigError(f"unknown feature network {name!r}: choose vgg16, vgg19, resnet50 or "
+                      "random")

@@ -33,7 +33,7 @@ def parse_resolution(text: str) -> tuple[int, int]:
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="*", default=None,
-                   help="ONNX model(s) or bundled style(s) (default: mosaic; several with "
+                   help="ONNX model(s) or bundled style(s) (default: psychedelic; several with "
                         "--precision)")
     p.add_argument("--precision", action="append", default=None,
                    help="measure these precisions against fp32, interleaved in one run: fp32, "
@@ -67,7 +67,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 
 #: What ``restyle bench`` measures without a model: a ``compact`` style (``ink`` is ``realtime``).
-DEFAULT_MODEL = "mosaic"
+DEFAULT_MODEL = "psychedelic"
 
 
 @command("bench", help="measure frames/s, latency and efficiency against baselines",

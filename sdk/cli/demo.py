@@ -18,6 +18,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-video", action="store_true", help="skip the sample clip")
     p.add_argument("--style", action="append", default=None,
                    help="only these bundled styles (repeatable; default: all)")
+    p.add_argument("--gallery", type=Path, metavar="FILE.jpg",
+                   help="where to write the gallery (default: OUT/gallery.jpg; `make demo` "
+                        "writes the README's docs/gallery.jpg)")
 
 
 @command("demo", help="stylise the sample photos and a sample clip with every bundled style",
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         lines.append(line)
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
-    write_gallery(rows, out / "gallery.jpg")
+    gallery = args.gallery or out / "gallery.jpg"
+    write_gallery(rows, gallery)
     sys.stdout.write(f"wrote {out}/ ({len(lines)} style(s) × {len(photos)} photos"
-                     + (", the sample clip" if clip is not None else "") + ", gallery.jpg)\n")
+                     + (", the sample clip" if clip is not None else "") + f"), {gallery}\n")
     return 0

@@ -16,7 +16,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="OUT",
                    help="write the full report as JSON to OUT")
     p.add_argument("--model", type=Path, default=None,
-                   help="ONNX model to check with (default: the bundled mosaic style)")
+                   help="ONNX model to check with (default: the bundled psychedelic style)")
     p.add_argument("--budget-s", type=float, default=480.0,
                    help="stop starting parts after this many seconds (default: 480)")
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -39,18 +38,25 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="print the architecture's parameters, FLOPs per 512×512 frame and "
                         "receptive field, then exit")
     p.add_argument("--json", action="store_true", help="with --describe: machine-readable")
-    p.add_argument("--arch", default="compact", help="generator architecture (default: compact)")
+    p.add_argument("--preset", metavar="NAME",
+                   help="a published recipe's settings (johnson2016: Johnson et al. on VGG16, "
+                        "see restyle.training.presets); options given explicitly win")
+    p.add_argument("--arch", help="generator architecture (default: compact)")
     p.add_argument("--width", type=int, help="generator width (default: the architecture's)")
     p.add_argument("--blocks", type=int, help="residual blocks (default: the architecture's)")
-    p.add_argument("--features", choices=("vgg16", "vgg19", "random"), default="random",
-                   help="loss network; vgg16/vgg19 need torchvision's ImageNet weights "
+    p.add_argument("--features", choices=("vgg16", "vgg19", "resnet50", "random"),
+                   help="loss network; vgg16/vgg19/resnet50 need torchvision's ImageNet weights "
                         "(default: random, works offline)")
-    p.add_argument("--vgg-weights", type=Path, metavar="FILE",
-                   help="torchvision VGG checkpoint (vgg16-397923af.pth / vgg19-dcbb9e9d.pth)")
-    p.add_argument("--size", type=int, default=256, help="training crop size (default: 256)")
-    p.add_argument("--batch-size", type=int, default=4, help="content crops per step")
-    p.add_argument("--steps", type=int, default=500, help="optimisation steps (default: 500)")
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
+    p.add_argument("--vgg-weights", "--feature-weights", dest="vgg_weights", type=Path,
+                   metavar="FILE", help="torchvision checkpoint of --features "
+                   "(vgg16-397923af.pth, vgg19-dcbb9e9d.pth, resnet50-0676ba61.pth)")
+    p.add_argument("--size", type=int, help="training crop size (default: 256)")
+    p.add_argument("--style-size", type=int, metavar="PX",
+                   help="shorter side of the style images (default: --size); with VGG or "
+                        "ResNet features the stroke size: larger gives larger strokes")
+    p.add_argument("--batch-size", type=int, help="content crops per step (default: 4)")
+    p.add_argument("--steps", type=int, help="optimisation steps (default: 500)")
+    p.add_argument("--lr", type=float, help="peak learning rate, one-cycle (default: 2e-3)")
     p.add_argument("--content-weight", type=float)
     p.add_argument("--style-weight", type=float)
     p.add_argument("--tv-weight", type=float)
@@ -79,7 +85,7 @@ def _describe(args: argparse.Namespace) -> int:
     from restyle.training.describe import describe
 
     kwargs = {k: v for k, v in (("width", args.width), ("blocks", args.blocks)) if v is not None}
-    d = describe(args.arch, **kwargs)
+    d = describe(args.arch or "compact", **kwargs)
     if args.json:
         sys.stdout.write(json.dumps(d.as_dict(), indent=2) + "\n")
     else:
@@ -131,21 +137,22 @@ def run(args: argparse.Namespace) -> int:
             # the photos become the pairs' inputs
             pairs, content = teacher_pairs(args.teacher, args.out / "teacher-pairs",
                                            content=content), None
-        weights = {k: v for k in ("content_weight", "style_weight", "tv_weight",
-                                  "adversarial_weight", "pixel_weight", "feature_weight")
-                   if (v := getattr(args, k)) is not None}
+        from restyle.training.presets import preset_settings
+
+        given = {k: v for k in ("arch", "features", "size", "style_size", "batch_size", "steps",
+                                "lr", "content_weight", "style_weight", "tv_weight",
+                                "adversarial_weight", "pixel_weight", "feature_weight")
+                 if (v := getattr(args, k)) is not None}
         config = TrainConfig(
             style=tuple(args.style or ()), content=content, pairs=pairs,
-            init_from=args.init_from, out=args.out, arch=args.arch,
-            width=args.width, blocks=args.blocks, features=args.features,
-            vgg_weights=args.vgg_weights, size=args.size, batch_size=args.batch_size,
-            steps=args.steps, lr=args.lr, adversarial_loss=args.adversarial_loss,
+            init_from=args.init_from, out=args.out, width=args.width, blocks=args.blocks,
+            vgg_weights=args.vgg_weights, adversarial_loss=args.adversarial_loss,
             seed=args.seed, device=args.device, threads=args.threads,
             preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
             name=args.name,
             description=args.description, attribution=args.attribution, license=args.license,
+            **{**preset_settings(args.preset), **given},
         )
-        config = dataclasses.replace(config, **weights)
         result = train(config)
     sys.stdout.write(f"{result.generator}\n")
     return 0

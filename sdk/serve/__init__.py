@@ -6,7 +6,7 @@ the API and the camera WebSocket are in :mod:`restyle.serve.app`.
 Example:
     >>> import uvicorn
     >>> from restyle.serve import ServeConfig, create_app
-    >>> uvicorn.run(create_app(ServeConfig(models=("ink", "mosaic"))))  # doctest: +SKIP
+    >>> uvicorn.run(create_app(ServeConfig(models=("ink", "psychedelic"))))  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from restyle.errors import ModelFormatError
 
-__all__ = ["BundledStyle", "list_styles", "resolve_model", "styles_dir"]
+__all__ = ["RENAMED", "BundledStyle", "list_styles", "resolve_model", "styles_dir"]
+
+log = logging.getLogger("restyle.styles")
+
+#: Old names of bundled styles, still accepted: a name promises what the style shows, and
+#: ``mosaic`` showed a vivid false-colour palette, not mosaic cells.
+RENAMED = {"mosaic": "psychedelic"}
 
 
 def styles_dir() -> Path:
@@ -47,6 +54,9 @@ def resolve_model(model: str | os.PathLike[str]) -> Path:
         return path
     name = str(model)
     if os.sep not in name and "." not in name:
+        if name in RENAMED and not (styles_dir() / f"{name}.onnx").exists():
+            log.info("the bundled style %r is now called %r", name, RENAMED[name])
+            name = RENAMED[name]
         candidate = styles_dir() / f"{name}.onnx"
         if candidate.exists():
             return candidate

@@ -44,3 +44,46 @@ def test_user_errors_exit_2(tmp_path: Path) -> None:
                  "--out", str(tmp_path / "r")]) == 2
     assert main(["-q", "train", "--resume", str(tmp_path / "nothing")]) == 2
     assert main(["-q", "train", "--resume", str(tmp_path / "r"), "--style", "x.png"]) == 2
+
+
+def test_preset_fills_what_is_not_given(style_image: Path, content_dir: Path,
+                                        tmp_path: Path) -> None:
+    from restyle.training.presets import PRESETS
+
+    run_dir = tmp_path / "run"
+    assert main(["-q", "train", "--preset", "johnson2016", "--style", str(style_image),
+                 "--content", str(content_dir), "--features", "random", "--arch", "compact",
+                 "--width", "4", "--blocks", "1", "--size", "32", "--style-size", "40",
+                 "--batch-size", "1", "--steps", "2", "--out", str(run_dir)]) == 0
+    saved = json.loads((run_dir / "config.json").read_text())
+    preset = PRESETS["johnson2016"].settings
+    for key in ("lr", "content_weight", "style_weight", "tv_weight", "adversarial_weight"):
+        assert saved[key] == preset[key], key
+    assert (saved["features"], saved["arch"], saved["size"], saved["style_size"],
+            saved["steps"]) == ("random", "compact", 32, 40, 2)  # given explicitly: they win
+    assert main(["-q", "train", "--preset", "gatys", "--style", str(style_image),
+                 "--out", str(tmp_path / "r2")]) == 2
+
+
+def test_weights_path_stored_absolute_so_resume_works_elsewhere(
+        style_image: Path, content_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from restyle.training.features import VGGFeatures
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    torch.save(VGGFeatures("vgg16").state_dict(), work / "vgg16-397923af.pth")
+    monkeypatch.chdir(work)
+    args = ["-q", "train", "--style", str(style_image), "--content", str(content_dir),
+            "--features", "vgg16", "--vgg-weights", "vgg16-397923af.pth", "--arch", "compact",
+            "--width", "4", "--blocks", "1", "--size", "32", "--batch-size", "1", "--steps", "4",
+            "--checkpoint-every", "2", "--out", "run"]
+    assert main(args) == 0
+    saved = json.loads((work / "run" / "config.json").read_text())
+    assert saved["vgg_weights"] == str(work / "vgg16-397923af.pth")
+    (work / "run" / "generator.safetensors").unlink()  # as if stopped before the end
+    monkeypatch.chdir(elsewhere)
+    assert main(["-q", "train", "--resume", str(work / "run")]) == 0

@@ -14,6 +14,7 @@ from restyle.cli.main import main
 def test_at_least_three_bundled_styles_with_attribution() -> None:
     styles = list_styles()
     assert len(styles) >= 3
+    assert len(styles) == len({s.name for s in styles})
     for style in styles:
         assert style.path.stat().st_size <= 5 * 2**20, style.name
         info = read_model_info(style.name)
@@ -33,11 +34,18 @@ def test_restyle_styles_lists_name_then_description(capsys: pytest.CaptureFixtur
 def test_stylizer_takes_a_bundled_style_by_name() -> None:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    with Stylizer("mosaic", backend="ort_cpu") as st:
+    with Stylizer("psychedelic", backend="ort_cpu") as st:
         out = st(image)
-        assert st.info.model is not None and st.info.model.style == "mosaic"
+        assert st.info.model is not None and st.info.model.style == "psychedelic"
     assert out.shape == image.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - image.astype(int)).mean() > 10  # it does restyle
+
+
+def test_a_renamed_style_keeps_working_under_its_old_name() -> None:
+    from restyle.styles import RENAMED, resolve_model
+
+    assert "mosaic" not in [s.name for s in list_styles()]  # it showed no mosaic cells
+    assert resolve_model("mosaic") == resolve_model(RENAMED["mosaic"])
 
 
 def test_bundled_ink_style_draws_lines_on_paper() -> None:
@@ -54,6 +62,42 @@ def test_bundled_ink_style_draws_lines_on_paper() -> None:
     assert grey[~disc & ~ring & (np.hypot(x - 64, y - 64) > 50)].mean() > 180  # paper
     assert grey[ring].mean() < grey[~disc & ~ring].mean() - 60  # the outline is drawn in ink
     assert (out[..., 0] >= out[..., 2]).mean() > 0.8  # warm paper, not the photo's grey
+
+
+#: Styles learnt in paired mode from a procedural effect, and the least PSNR gain (dB) over the
+#: photo itself against the effect's rendering, on the held-out sample photos.
+EFFECT_STYLES = {"ink": 6.0, "pencil": 4.0, "woodcut": 5.0, "neon": 4.0, "relief": 4.0}
+
+
+@pytest.mark.parametrize("name", sorted(EFFECT_STYLES))
+def test_effect_style_draws_its_effect_on_photos_it_never_saw(name: str) -> None:
+    """On the held-out sample photos (astronaut, coffee), the model's output is much closer to
+    the procedural rendering than the photo is (PSNR; measured gains 5.6–16 dB). The texture
+    statistic is reported in docs/training-experiments.md, not gated here: at this size it does
+    not separate pencil and relief from the photo on the astronaut."""
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    from restyle.samples import sample_photos
+    from restyle.training.bundled import BUNDLED, PAIR_PHOTOS
+    from restyle.training.effects import render_effect
+
+    recipe = next(r for r in BUNDLED if r.name == name)
+    assert recipe.effect is not None
+    for path in sample_photos():
+        if path.stem in PAIR_PHOTOS:
+            continue  # seen in training
+        img = Image.open(path).convert("RGB")
+        img.thumbnail((320, 320))
+        photo = np.asarray(img)
+        target = render_effect(recipe.effect, photo).astype(float)
+        with Stylizer(name, backend="ort_cpu") as st:
+            out = st(photo)
+
+        def psnr(a: np.ndarray, b: np.ndarray = target) -> float:
+            return float(10 * np.log10(255.0**2 / np.mean((a.astype(float) - b) ** 2)))
+
+        assert psnr(out) > psnr(photo) + EFFECT_STYLES[name], (path.stem, psnr(out), psnr(photo))
 
 
 def test_every_bundled_style_has_a_recipe() -> None:
