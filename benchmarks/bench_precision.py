@@ -1,7 +1,7 @@
 """Each number format against fp32, per model and resolution, in one interleaved run.
 
 ``make bench`` (``RESTYLE_BENCH=full``): ``johnson`` (random weights, exported here), ``compact``
-(the bundled ``psychedelic``, formerly ``mosaic``) and ``realtime`` (the bundled ``ink``) at 512² and 1080p through
+(the bundled ``psychedelic``) and ``realtime`` (the bundled ``ink``) at 512² and 1080p through
 OpenVINO in every precision this CPU runs (:func:`restyle.bench.precision.measure_precisions`:
 frames/s, ratio to fp32 from interleaved rounds with its noise, PSNR against fp32 on held-out
 photos, FLOP efficiency against the GEMM ceiling of the precision executed). int8 models are
