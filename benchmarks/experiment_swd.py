@@ -30,7 +30,7 @@ from restyle.training import TrainConfig
 from restyle.training.data import _skimage_photo, load_style_image
 from restyle.training.features import FeatureNetwork
 from restyle.training.procedural import draw_style
-from restyle.training.run import TrainingRun
+from restyle.training.step import TrainingRun
 from restyle.training.texture import texture_score
 
 HELD_OUT = ("astronaut", "camera", "coffee", "coins")

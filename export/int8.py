@@ -37,11 +37,10 @@ from restyle.export.metadata import write_metadata
 from restyle.export.verify import check_graph
 from restyle.images import IMAGE_SUFFIXES
 from restyle.modelinfo import ModelInfo, read_model_info
-from restyle.paths import atomic_output
+from restyle.paths import atomic_output, file_sha256
 from restyle.precision import (
     MIN_PSNR_DB,
     GateReport,
-    file_sha256,
     graph_precision,
     int8_path,
 )

@@ -21,14 +21,13 @@ from numpy.typing import NDArray
 from restyle.backends.base import BackendConfig, ModelIO, ModelSource
 from restyle.errors import ConfigError, ModelFormatError, QualityGateError
 from restyle.modelinfo import read_model_info
-from restyle.paths import atomic_output, cache_dir
+from restyle.paths import atomic_output, cache_dir, file_sha256
 from restyle.precision import (
     MIN_PSNR_DB,
     GateReport,
     check_delivered,
     cpu_has_bf16,
     cpu_isa,
-    file_sha256,
     graph_precision,
     int8_path,
     int8_record,

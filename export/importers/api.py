@@ -137,7 +137,7 @@ def _torch_graph(imp: Any, state: dict[str, Any], detection: Detection, *, fold:
                  tolerance: int) -> tuple[Any, int, Any]:
     import torch
 
-    from restyle.export.exporter import export_graph
+    from restyle.export.graph import export_graph
     from restyle.export.rewrite import fold_upsample_convs
     from restyle.export.verify import check_graph, compare_with_torch
     from restyle.export.wrapper import ImageIO

@@ -9,6 +9,10 @@
 * :func:`wrap_image_io` puts restyle's image I/O around the graph as nodes: ``image: uint8
   [N, H, W, 3]`` in, ``stylized`` out, with the model's value range, reflect-padding to its size
   multiple and the crop back inside the graph.
+
+Why over 300 lines: the graph surgery an imported ONNX needs (opset upgrade, freeing the fixed
+size, the exact upsample fold done on the graph, the image I/O) shares its node helpers; split, each
+part would import the others'.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ slots, the default, let all three be in flight). The enqueue itself is serialise
 ``wait`` blocks only on its own slot. With ``cuda_graph=True`` the second run of each shape is
 captured into a CUDA graph (cuda-python only); a capture that fails is ended and that shape runs
 without a graph from then on, as trtexec does.
+
+Why over 300 lines: the loader (engine from the cache, a named file or a build) and the runner
+(slots, CUDA graphs, static shapes) are one backend's two halves and are read together.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ Decoding and encoding run in FFmpeg without the GIL, so they hide behind the bac
 Frame order is kept by the queues; every frame keeps its source timestamp. The encode thread writes
 numbered segments beside the output (:mod:`restyle.video.segments`); at the end they are joined
 without re-encoding, the source's audio is added, and the result is renamed onto ``dst``.
+
+Why over 300 lines: the video job's decode, stylise and encode threads, resume and truncation
+checks share one state; probing, reading, writing and segments are modules of their own.
 """
 
 from __future__ import annotations

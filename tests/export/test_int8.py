@@ -13,11 +13,11 @@ import pytest
 from restyle import Stylizer
 from restyle.cli.main import main
 from restyle.errors import ConfigError, ModelFormatError, QualityGateError
+from restyle.export.chain import ExportResult
 from restyle.export.int8 import calibration_crops, heldout_photos, quantize
-from restyle.export.onnx_export import ExportResult
 from restyle.modelinfo import read_model_info
+from restyle.paths import file_sha256
 from restyle.precision import (
-    file_sha256,
     graph_precision,
     int8_path,
     psnr,

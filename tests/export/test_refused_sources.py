@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from restyle.errors import ExportError, ModelFormatError
-from restyle.export.onnx_export import to_onnx
+from restyle.export.chain import to_onnx
 from restyle.export.reload import load_onnx_generator
 from restyle.training.checkpoint import save_checkpoint
 from restyle.training.models import create_model
