@@ -22,7 +22,8 @@ _OPTIONAL = ("torch", "av", "ray", "openvino", "onnx", "matplotlib", "tensorrt",
 def _module_names() -> list[str]:
     names = ["restyle"]
     for info in pkgutil.walk_packages(restyle.__path__, "restyle."):
-        names.append(info.name)
+        if not info.name.endswith(".__main__"):  # importing one runs its command
+            names.append(info.name)
     return sorted(names)
 
 
