@@ -72,8 +72,9 @@ def candy(fns: torch.nn.Module, tmp_path_factory: pytest.TempPathFactory,
 
 
 def test_every_format_is_registered() -> None:
-    assert set(list_importers()) == {"fast_neural_style", "onnx_fast_neural_style", "animegan2",
-                                     "cyclegan", "animeganv3"}
+    # a superset: the registry's own doctest registers an example format in this process
+    assert {"fast_neural_style", "onnx_fast_neural_style", "animegan2", "cyclegan",
+            "animeganv3"} <= set(list_importers())
 
 
 def test_old_fast_neural_style_checkpoint_runs_directly_and_matches(
