@@ -27,7 +27,7 @@ from serve_helpers import (
 from restyle import Stylizer
 from restyle.images import encode_image
 
-ARGS = ["--model", "ink", "--model", "mosaic", "--max-batch", "8", "--max-wait-ms", "20",
+ARGS = ["--model", "ink", "--model", "psychedelic", "--max-batch", "8", "--max-wait-ms", "20",
         "--max-upload-mb", "0.25", "--max-pixels", "1000000", "--threads", "1"]
 
 
@@ -56,7 +56,7 @@ def test_server_says_where_to_open_it(server: ServerProcess) -> None:
 
 def test_styles_lists_the_served_set(client: httpx.Client) -> None:
     body = client.get("/v1/styles").json()
-    assert [s["name"] for s in body["styles"]] == ["ink", "mosaic"]
+    assert [s["name"] for s in body["styles"]] == ["ink", "psychedelic"]
     assert body["default"] == "ink"
     assert body["camera"] == "ink"
     assert all(s["description"] for s in body["styles"])
@@ -66,12 +66,12 @@ def test_styles_lists_the_served_set(client: httpx.Client) -> None:
 def test_answer_equals_stylizer(client: httpx.Client, strength: float, keep: bool) -> None:
     img = photo((72, 96), seed=1)
     r = client.post("/v1/stylize", content=encode(img),
-                    params={"style": "mosaic", "strength": strength,
+                    params={"style": "psychedelic", "strength": strength,
                             "preserve_color": str(keep).lower()},
                     headers={"content-type": "image/png"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/png"
-    with local(client, "mosaic") as st:
+    with local(client, "psychedelic") as st:
         want = np.asarray(st(Image.fromarray(img), strength=strength, preserve_color=keep))
     got = decode(r.content)
     assert_close(got, want)
@@ -256,15 +256,15 @@ def test_camera_websocket_protocol(server: ServerProcess, client: httpx.Client) 
         assert "not an image" in json.loads(ws.recv(timeout=120))["error"]
         ws.send(json.dumps({"style": "../ink.onnx"}))
         assert "settings not changed" in json.loads(ws.recv(timeout=60))["error"]
-        ws.send(json.dumps({"style": "mosaic", "strength": 2}))
+        ws.send(json.dumps({"style": "psychedelic", "strength": 2}))
         assert "outside [0, 1]" in json.loads(ws.recv(timeout=60))["error"]
-        ws.send(json.dumps({"style": "mosaic", "preserve_color": True}))
+        ws.send(json.dumps({"style": "psychedelic", "preserve_color": True}))
         assert json.loads(ws.recv(timeout=60))["settings"] == {
-            "style": "mosaic", "strength": 0.5, "preserve_color": True}
+            "style": "psychedelic", "strength": 0.5, "preserve_color": True}
         ws.send(encode(img))
         frame = ws.recv(timeout=120)
     assert isinstance(frame, bytes) and frame[:2] == b"\xff\xd8"  # a JPEG frame
-    with local(client, "mosaic") as st:
+    with local(client, "psychedelic") as st:
         want = st(Image.fromarray(img), strength=0.5, preserve_color=True)
     assert_close(decode(frame), decode(encode_image(want, "JPEG")), mean=1.5, worst=24)
-    assert 'restyle_camera_frames_total{style="mosaic"} 1.0' in client.get("/metrics").text
+    assert 'restyle_camera_frames_total{style="psychedelic"} 1.0' in client.get("/metrics").text

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    with running_server(["--model", "mosaic", "--model", "ink", "--threads", "1"]) as srv:
+    with running_server(["--model", "psychedelic", "--model", "ink", "--threads", "1"]) as srv:
         yield srv
 
 
@@ -74,18 +74,18 @@ def test_upload_slider_and_result(server: ServerProcess, browser: Any, shots: Pa
     page.goto(server.url + "/")
     page.wait_for_selector("body[data-ready='1']")
     options = page.eval_on_selector_all("#style option", "os => os.map(o => o.value)")
-    assert options == ["mosaic", "ink"]
+    assert options == ["psychedelic", "ink"]
 
     page.set_input_files("#file", str(src))
     page.wait_for_function("window.restyle.results >= 1", timeout=120_000)
-    backend = _backend(server, "mosaic")
-    with Stylizer("mosaic", backend=backend, threads=1) as st:
+    backend = _backend(server, "psychedelic")
+    with Stylizer("psychedelic", backend=backend, threads=1) as st:
         full = np.asarray(st(Image.fromarray(img)))
         partial = np.asarray(st(Image.fromarray(img), strength=0.4))
     assert_close(decode(_blob(page, "window.restyle.result")), full)
     shown = page.eval_on_selector("#after", "i => [i.naturalWidth, i.naturalHeight]")
     assert shown == [160, 120]
-    assert page.get_attribute("#download", "download") == "photo-mosaic.png"
+    assert page.get_attribute("#download", "download") == "photo-psychedelic.png"
     page.screenshot(path=str(shots / "page-full.png"))
 
     page.locator("#strength").fill("40")

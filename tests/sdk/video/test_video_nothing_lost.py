@@ -153,7 +153,12 @@ def test_cli_video_is_stylizer_stylize_video(tiny_model: Path, tmp_path: Path) -
         fa = [f.to_ndarray(format="rgb24") for f in a.decode(video=0)]
         fb = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
     assert len(fa) == len(fb) == 6
-    assert all(np.array_equal(x, y) for x, y in zip(fa, fb, strict=True))
+    # the same route gives the same frames; a lossy encode of frames that differ in a last bit
+    # (thread scheduling on a busy machine) may move a few pixels by a grey level or two, while
+    # a different route (no preserve_color, another strength) moves them by tens
+    diffs = [np.abs(x.astype(int) - y.astype(int)) for x, y in zip(fa, fb, strict=True)]
+    assert max(int(d.max()) for d in diffs) <= 3
+    assert max(float(d.mean()) for d in diffs) < 0.25
 
 
 def test_a_killed_runs_half_written_output_is_removed(tmp_path: Path) -> None:
