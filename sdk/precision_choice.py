@@ -76,7 +76,7 @@ def choose(source: ModelSource, precision: str, *, backend: str,
             try:
                 return _int8_source(source, min_psnr_db), "int8"
             except (ConfigError, ModelFormatError, QualityGateError) as exc:
-                log.info("int8 not used: %s", exc)
+                log.debug("int8 not used: %s", exc)
         else:
             try:
                 gate = bf16_gate(source, min_psnr_db)
