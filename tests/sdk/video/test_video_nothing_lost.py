@@ -154,11 +154,18 @@ def test_cli_video_is_stylizer_stylize_video(tiny_model: Path, tmp_path: Path) -
         fb = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
     assert len(fa) == len(fb) == 6
     # the same route gives the same frames; a lossy encode of frames that differ in a last bit
-    # (thread scheduling on a busy machine) may move a few pixels by a grey level or two, while
-    # a different route (no preserve_color, another strength) moves them by tens
+    # can take other coding decisions and move a few pixels further (19 levels seen once in a
+    # full run), while a different route (no preserve_color, another strength) moves every frame
     diffs = [np.abs(x.astype(int) - y.astype(int)) for x, y in zip(fa, fb, strict=True)]
-    assert max(int(d.max()) for d in diffs) <= 3
-    assert max(float(d.mean()) for d in diffs) < 0.25
+    assert max(float(np.percentile(d, 99)) for d in diffs) <= 4
+    assert max(float(d.mean()) for d in diffs) < 0.5
+    with Stylizer(tiny_model, backend="ort_cpu") as st:  # the measure tells routes apart
+        other = st.stylize_video(src, tmp_path / "other.mp4", strength=0.7, preserve_color=False,
+                                 progress=False)
+    with av.open(str(other.dst)) as c:
+        fc = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    apart = [np.abs(x.astype(int) - y.astype(int)).mean() for x, y in zip(fb, fc, strict=True)]
+    assert float(np.mean(apart)) > 0.5
 
 
 def test_a_killed_runs_half_written_output_is_removed(tmp_path: Path) -> None:
