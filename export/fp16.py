@@ -22,6 +22,7 @@ from restyle.export.metadata import write_metadata
 from restyle.export.verify import check_graph, ort_session
 from restyle.modelinfo import IO_UINT8_NHWC, ModelInfo
 from restyle.paths import atomic_output
+from restyle.precision import psnr
 from restyle.trt.mixed_fp16 import FP16_OPS, convert_to_mixed_fp16
 
 __all__ = [
@@ -52,17 +53,6 @@ class Fp16Report:
     def min_psnr_db(self) -> float:
         """The worst photo's PSNR."""
         return min(self.psnr_db.values(), default=math.inf)
-
-
-def psnr(a: NDArray[np.generic], b: NDArray[np.generic], *, peak: float = 255.0) -> float:
-    """Peak signal-to-noise ratio of two same-shape arrays in dB (``inf`` when equal).
-
-    Example:
-        >>> round(psnr(np.zeros(4), np.full(4, 2.55)), 1)
-        40.0
-    """
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
 
 
 def sample_images() -> dict[str, NDArray[np.uint8]]:

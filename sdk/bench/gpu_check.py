@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 
 from restyle._version import __version__
 from restyle.paths import atomic_output
+from restyle.precision import psnr
 
 __all__ = ["PART_NAMES", "Part", "run_gpu_check"]
 
@@ -86,11 +87,6 @@ def _image(h: int, w: int, seed: int = 0) -> NDArray[np.uint8]:
     img[h // 3: h // 2, w // 4: w // 2] = (230, 40, 40)
     out: NDArray[np.uint8] = np.clip(img, 0, 255).astype(np.uint8)
     return out
-
-
-def _psnr(a: NDArray[np.uint8], b: NDArray[np.uint8]) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * float(np.log10(255.0 ** 2 / mse))
 
 
 def _need_gpu(state: _State) -> None:
@@ -242,7 +238,7 @@ def part_compare(state: _State) -> dict[str, Any]:
         with _stylizer(model, backend, **TILING) as st:
             for size in SIZES:
                 got = st(_image(*size))
-                db = _psnr(got, _reference(state, size))
+                db = psnr(got, _reference(state, size))
                 results[f"{label} {size[0]}x{size[1]}"] = round(db, 2)
                 if db < floor:
                     raise AssertionError(f"{label} at {size}: {db:.1f} dB against ort_cpu "
@@ -261,7 +257,7 @@ def part_stream_in_flight(state: _State) -> dict[str, Any]:
             start = time.monotonic()
             got = list(st.stream(frames))
             out[f"in_flight_{in_flight}_fps"] = round(len(frames) / (time.monotonic() - start), 1)
-        worst = min(_psnr(g, w) for g, w in zip(got, want, strict=True))
+        worst = min(psnr(g, w) for g, w in zip(got, want, strict=True))
         out[f"in_flight_{in_flight}_min_psnr_db"] = round(worst, 2)
         if worst < 30:
             raise AssertionError(f"stream() with {in_flight} in flight: {worst:.1f} dB")
@@ -327,7 +323,7 @@ def part_ort_cuda_stream0(state: _State) -> dict[str, Any]:
     size = SIZES[1]
     with _stylizer(state.model, "ort_cuda", stream=0, **TILING) as st:
         got = st(_image(*size))
-    db = _psnr(got, _reference(state, size))
+    db = psnr(got, _reference(state, size))
     if db < 40:
         raise AssertionError(f"ort_cuda on stream 0: {db:.1f} dB against ort_cpu")
     return {"psnr_db_vs_ort_cpu": round(db, 2)}
@@ -342,7 +338,7 @@ def part_version_compatible(state: _State) -> dict[str, Any]:
                         fp16=False, version_compatible=True)
     size = SIZES[1]
     with _stylizer(path, "tensorrt", **TILING) as st:
-        db = _psnr(st(_image(*size)), _reference(state, size))
+        db = psnr(st(_image(*size)), _reference(state, size))
     if db < 40:
         raise AssertionError(f"version-compatible engine: {db:.1f} dB against ort_cpu")
     return {"engine": str(path), "psnr_db_vs_ort_cpu": round(db, 2)}
