@@ -173,6 +173,7 @@ def import_model(
     sizes: tuple[tuple[int, int], ...] = DEFAULT_PHOTO_SIZES,
     tolerance: int = 1,
     fold: bool = True,
+    align_corners: bool = False,
 ) -> ImportResult:
     """Import a generator trained elsewhere as a checked, self-describing restyle ONNX model.
 
@@ -191,6 +192,8 @@ def import_model(
         sizes: (height, width) of the photos the import is checked at against the source.
         tolerance: Largest difference allowed there, in grey levels.
         fold: Fold nearest-upsample + 3×3-convolution pairs into exact transposed convolutions.
+        align_corners: AnimeGANv2 only: upsample to the exact size with aligned corners, as the
+            project's ``hubconf.py`` does (any size), instead of ×2 as its ``test.py`` does.
 
     Returns:
         The file written, its metadata, what was recognised, and the checks.
@@ -216,6 +219,14 @@ def import_model(
         raise ConfigError(f"{target} is the file being imported: choose another output path")
     kind, content = _content(src)
     imp, detection = _pick(src, kind, content, format)
+    if align_corners:
+        if detection.format != "animegan2":
+            raise ConfigError(f"--align-corners applies to AnimeGANv2 generators; {src.name} is "
+                              f"{detection.summary}: leave it out")
+        from restyle.export.importers.animegan2 import AnimeGan2Importer
+
+        imp = AnimeGan2Importer(align_corners=True)
+        detection = imp.detect(content)
     log.info("%s: %s", src.name, detection.summary)
     sha = file_sha256(src)
     if kind == "torch":

@@ -1,9 +1,13 @@
 """The catalogue ``restyle pull`` fetches from: published style models with pinned checksums.
 
 The onnx/models ``fast_neural_style`` files (pytorch/examples' TransformerNet, BSD-3-Clause).
-Each sha256 is the ``oid sha256:`` of the repository's Git LFS pointer file for that model; an
-entry whose pointer was not available when this list was written has ``sha256=None`` and is
-refused by ``restyle pull`` (fetch it by hand, check it, and ``restyle import`` it).
+Each sha256 is the ``oid sha256:`` of the repository's Git LFS pointer file for that model, or,
+for ``mosaic-9`` and ``candy-9`` (whose pointer files were not reachable from here), the digest
+that several independent projects pin for the same URL and size (6,728,029 bytes; their pins for
+``rain-princess-9``, ``pointilism-9`` and ``udnie-9`` equal the LFS oids below, which vouches for
+the source). An entry with no verifiable digest (``mosaic-8``, ``candy-8``, ``udnie-8``: the
+same weights at opset 8) has ``sha256=None`` and is refused by ``restyle pull`` (fetch it by
+hand, check it, and ``restyle import`` it).
 """
 
 from __future__ import annotations
@@ -45,9 +49,11 @@ def _zoo(style: str, opset: int, sha256: str | None, title: str) -> CatalogueEnt
 
 CATALOGUE: dict[str, CatalogueEntry] = {e.name: e for e in (
     _zoo("mosaic", 8, None, "Mosaic"),
-    _zoo("mosaic", 9, None, "Mosaic"),
+    _zoo("mosaic", 9, "fa646dedade881243f8d5a2ceb7de2b93675b21fc24f7482894ac4851a9a0a47",
+         "Mosaic"),
     _zoo("candy", 8, None, "Candy"),
-    _zoo("candy", 9, None, "Candy"),
+    _zoo("candy", 9, "9d11a3529d1e547da6ae07201d93484dbab2ec0a3614535752c8f40f0fe2968a",
+         "Candy"),
     _zoo("rain-princess", 8,
          "bf13b623576021a77dab6aa54c366d0900e8f55909be27cf4a40248d6ff6e097", "Rain Princess"),
     _zoo("rain-princess", 9,

@@ -36,6 +36,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                         "224x224,333x517,97x131)")
     p.add_argument("--tolerance", type=int, default=1,
                    help="largest difference from the source allowed, in grey levels (default 1)")
+    p.add_argument("--align-corners", action="store_true",
+                   help="AnimeGANv2: upsample to the exact size with aligned corners, as its "
+                        "hubconf.py does (any size), instead of x2 as its test.py does")
     p.add_argument("--no-fold", action="store_true",
                    help="keep upsample + convolution pairs as they are")
 
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     result = import_model(args.source, args.onnx, format=args.format, style=args.style_name,
                           description=args.description, attribution=args.attribution,
                           license=args.license, sizes=sizes, tolerance=args.tolerance,
-                          fold=not args.no_fold)
+                          fold=not args.no_fold, align_corners=args.align_corners)
     out = sys.stdout
     out.write(f"found       {result.detection.summary}\n")
     out.write(f"onnx        {result.path}\n")

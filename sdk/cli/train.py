@@ -27,6 +27,14 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="distil: a restyle model (.onnx or bundled style) renders pairs from the "
                         "content photos into RUN_DIR/teacher-pairs, and the generator learns "
                         "them (e.g. a compact style taught to --arch realtime)")
+    p.add_argument("--patches", action="store_true",
+                   help="learn the style image's structure (cells, strokes, hatching), not only "
+                        "its palette: the photos are first redrawn from the style image's own "
+                        "patches (texture transfer, ~10 s a photo) into RUN_DIR/patch-pairs, "
+                        "and the generator learns those pairs with the style's statistics")
+    p.add_argument("--patch-content", type=float, metavar="W",
+                   help="with --patches: how much of the photo shows through the style's "
+                        "patches (default: 0.05; 0 texture only, 0.3 flat areas stay photo)")
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                    help="fine-tune: start from this generator (same --arch/--width/--blocks)")
     p.add_argument("--out", type=Path, metavar="RUN_DIR",
@@ -93,6 +101,22 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _patch_pairs(args: argparse.Namespace) -> Path:
+    """``--patches``: the style image's patch transfer renders RUN_DIR/patch-pairs."""
+    from restyle.errors import ConfigError
+    from restyle.training.effects.patches import PatchTransfer, patch_pairs
+
+    if args.pairs is not None:
+        raise ConfigError("--patches renders its own pairs: leave out --pairs")
+    if not args.style or len(args.style) != 1:
+        raise ConfigError("--patches redraws the photos from one style image: pass exactly one "
+                          "--style ART")
+    config = (PatchTransfer() if args.patch_content is None
+              else PatchTransfer(content_weight=args.patch_content))
+    return patch_pairs(args.style[0], args.out / "patch-pairs", content=args.content,
+                       config=config, style_size=args.style_size)
+
+
 @command("train", help="train a style generator from style images or example pairs "
                        "(needs restyle[train])",
          configure=_configure)
@@ -110,10 +134,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         if (args.style or args.content or args.out or args.pairs or args.init_from
-                or args.teacher):
+                or args.teacher or args.patches):
             raise ConfigError("--resume continues a run with the settings it was started with: "
-                              "leave out --style, --content, --pairs, --teacher, --init-from "
-                              "and --out")
+                              "leave out --style, --content, --pairs, --teacher, --patches, "
+                              "--init-from and --out")
         config = load_run_config(args.resume)
         if config.out.resolve() != args.resume.resolve():
             config = TrainConfig.from_dict({**config.to_dict(), "out": str(args.resume)})
@@ -124,14 +148,21 @@ def run(args: argparse.Namespace) -> int:
                               "(or --resume RUN_DIR)")
         if args.out is None:
             raise ConfigError("no run folder: pass --out RUN_DIR")
-        if args.arch == "realtime" and args.pairs is None and args.teacher is None:
+        if (args.arch == "realtime" and args.pairs is None and args.teacher is None
+                and not args.patches):
             log.warning("realtime learns a style image poorly on its own (an 8-pixel texture, "
                         "docs/training-experiments.md): for its best look train compact on the "
                         "image, export it, and pass it here as --teacher MODEL.onnx")
         pairs, content = args.pairs, args.content
+        if args.patch_content is not None and not args.patches:
+            raise ConfigError("--patch-content sets the patch transfer of --patches: add "
+                              "--patches or leave it out")
+        if args.patches:
+            pairs, content = _patch_pairs(args), None
         if args.teacher is not None:
             if pairs is not None:
-                raise ConfigError("--teacher renders its own pairs: leave out --pairs")
+                raise ConfigError("--teacher renders its own pairs: leave out --pairs and "
+                                  "--patches")
             from restyle.training.effects import teacher_pairs
 
             # the photos become the pairs' inputs

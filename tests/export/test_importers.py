@@ -334,3 +334,28 @@ def test_cli_stylize_and_video_run_a_pth_directly(candy: tuple[Path, Path], tmp_
                  "--backend", "ort_cpu", "--no-progress"]) == 0
     assert "3 frames 64x48" in capsys.readouterr().out
     assert len(list(imported.parent.glob("*.onnx"))) == 1  # imported once, reused
+
+
+@pytest.mark.slow
+def test_animegan2_align_corners_flag_takes_any_size(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    net = anime_generator(seed=4)
+    src = tmp_path / "face_paint.pt"
+    torch.save(net.state_dict(), src)
+    out = tmp_path / "face_paint.onnx"
+    assert main(["import", str(src), "--onnx", str(out), "--align-corners",
+                 "--check-sizes", "67x93,64x64"]) == 0
+    assert "aligned-corner upsampling" in capsys.readouterr().out
+    image = photos((67, 93))[0]  # not a multiple of 4: hubconf.py's exact-size upsampling
+    expected = _grey(stylize_like_animegan2(net, image, align_corners=True))
+    with Stylizer(out, backend="ort_cpu") as st:
+        got = st(image)
+    assert np.abs(got.astype(np.int16) - expected).max() <= 2
+
+
+def test_align_corners_is_refused_for_other_formats(fns: torch.nn.Module, tmp_path: Path) -> None:
+    src = tmp_path / "candy.pth"
+    torch.save(fns.state_dict(), src)
+    with pytest.raises(ConfigError, match="AnimeGANv2"):
+        import_model(src, tmp_path / "candy.onnx", align_corners=True)
+    assert not (tmp_path / "candy.onnx").exists()

@@ -11,6 +11,7 @@ Modules: :mod:`~restyle.training.effects.filters` (shared filters),
 :mod:`~restyle.training.effects.light` (the effects), :mod:`~restyle.training.effects.registry`
 (:data:`EFFECTS`, :func:`render_effect`), :mod:`~restyle.training.effects.pairs` (the pairs
 writer), :mod:`~restyle.training.effects.distill` (a model as the teacher),
+:mod:`~restyle.training.effects.patches` (the style image's own patches as the teacher),
 :mod:`~restyle.training.effects.cli` (``python -m restyle.training.effects``).
 
 Effects:
@@ -49,10 +50,11 @@ from restyle.training.effects.drawing import ink, pencil, woodcut
 from restyle.training.effects.light import neon, relief
 from restyle.training.effects.paint import cartoon, oil, posterize, toon
 from restyle.training.effects.pairs import write_effect_pairs
+from restyle.training.effects.patches import PatchEffect, PatchTransfer, patch_pairs, patch_transfer
 from restyle.training.effects.registry import EFFECTS, Effect, render_effect
 
 __all__ = [
-    "EFFECTS", "Effect", "ModelEffect", "cartoon", "ink", "main", "neon", "oil", "pencil",
-    "posterize", "relief", "render_effect", "teacher_pairs", "toon", "woodcut",
-    "write_effect_pairs",
+    "EFFECTS", "Effect", "ModelEffect", "PatchEffect", "PatchTransfer", "cartoon", "ink", "main",
+    "neon", "oil", "patch_pairs", "patch_transfer", "pencil", "posterize", "relief",
+    "render_effect", "teacher_pairs", "toon", "woodcut", "write_effect_pairs",
 ]
