@@ -226,7 +226,10 @@ def import_model(
         from restyle.export.importers.animegan2 import AnimeGan2Importer
 
         imp = AnimeGan2Importer(align_corners=True)
-        detection = imp.detect(content)
+        aligned = imp.detect(content)
+        if aligned is None:  # the same keys were recognised a moment ago
+            raise ModelFormatError(f"{src} is no longer recognised as AnimeGANv2")
+        detection = aligned
     log.info("%s: %s", src.name, detection.summary)
     sha = file_sha256(src)
     if kind == "torch":

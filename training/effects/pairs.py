@@ -16,11 +16,14 @@ __all__ = ["load_photos", "write_effect_pairs"]
 
 
 def write_effect_pairs(out: str | Path, *, effect: str | Effect,
-                       photos: dict[str, NDArray[np.uint8]]) -> Path:
+                       photos: dict[str, NDArray[np.uint8]], resume: bool = False,
+                       progress: bool = False) -> Path:
     """Write a pairs folder: ``out/input/NAME.png`` photos and ``out/target/NAME.png`` their
     renderings with ``effect`` (a name in :data:`~restyle.training.effects.EFFECTS`, or any
     HxWx3 uint8 → HxWx3 uint8 function, e.g. a :class:`~restyle.training.effects.ModelEffect`).
-    Existing files are not overwritten.
+    Existing files are not overwritten. ``resume``: a photo whose target exists is done (every
+    file is written whole, the target last) and is skipped; the others are rendered again.
+    ``progress``: a bar with rate and ETA on standard error.
 
     Returns:
         ``out``.
@@ -28,16 +31,23 @@ def write_effect_pairs(out: str | Path, *, effect: str | Effect,
     Raises:
         ConfigError: Unknown effect, or ``out`` already holds a file of the same name.
     """
+    from restyle.progress import Progress
+
     root = Path(out)
-    for name, photo in photos.items():
-        target = render_effect(effect, photo) if isinstance(effect, str) else effect(photo)
-        for sub, image in (("input", photo), ("target", target)):
-            path = root / sub / f"{name}.png"
-            if path.exists():
-                raise ConfigError(f"{path} exists: choose an empty output folder")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_output(path) as tmp:
-                Image.fromarray(image).save(tmp, format="PNG")
+    todo = {name: photo for name, photo in photos.items()
+            if not (resume and (root / "target" / f"{name}.png").is_file())}
+    with Progress(len(photos), initial=len(photos) - len(todo), desc="render pairs",
+                  unit="photo", enabled=progress) as bar:
+        for name, photo in todo.items():
+            target = render_effect(effect, photo) if isinstance(effect, str) else effect(photo)
+            for sub, image in (("input", photo), ("target", target)):
+                path = root / sub / f"{name}.png"
+                if path.exists() and not resume:
+                    raise ConfigError(f"{path} exists: choose an empty output folder")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_output(path) as tmp:
+                    Image.fromarray(image).save(tmp, format="PNG")
+            bar.update(1)
     return root
 
 

@@ -31,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +95,7 @@ def _to_tensor(image: NDArray[np.uint8], what: str) -> torch.Tensor:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ConfigError(f"the {what} must be an HxWx3 uint8 image, got {image.dtype} "
                           f"{image.shape}")
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255.0  # a copy
 
 
 def _match_histograms(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -239,11 +238,11 @@ def patch_pairs(style: str | Path, out: str | Path, *, content: Path | None = No
     side = style_size or min(1024, min(art.shape[:2]))
     art_u8 = (resize_short_side(art, side) * 255.0 + 0.5).astype(np.uint8)
     photos = {name: _limit(photo, max_side) for name, photo in load_photos(content).items()}
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted rendering
+    partial = root.with_name(root.name + ".partial")  # kept by an interrupted rendering: resumed
     log.info("patch transfer of %s renders %d pairs into %s (about 10 s a photo)", style,
              len(photos), root)
-    write_effect_pairs(partial, effect=PatchEffect(art_u8, config), photos=photos)
+    write_effect_pairs(partial, effect=PatchEffect(art_u8, config), photos=photos, resume=True,
+                       progress=True)
     partial.rename(root)
     return root
 
