@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ _NOT_COMMANDS = frozenset({"main", "options", "registry"})
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,4 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = getattr(args, "_resume_hint", "run the same command again to resume")
         log.error("interrupted: finished work was kept; %s", hint)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`restyle pull --list | head`): not an error of ours; keep the
+        # interpreter's final flush from failing again on the closed pipe
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return code

@@ -359,3 +359,31 @@ def test_align_corners_is_refused_for_other_formats(fns: torch.nn.Module, tmp_pa
     with pytest.raises(ConfigError, match="AnimeGANv2"):
         import_model(src, tmp_path / "candy.onnx", align_corners=True)
     assert not (tmp_path / "candy.onnx").exists()
+
+
+@pytest.mark.gpu
+def test_imported_zoo_and_pth_models_parse_and_run_in_tensorrt(
+        fns: torch.nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opset upgrade is for TensorRT 10's parser: build each import and compare it with
+    ONNX Runtime (fp32 both, so the bound is the import's, not a precision's)."""
+    from restyle.trt.target import tensorrt_problem
+
+    problem = tensorrt_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    monkeypatch.setenv("RESTYLE_CACHE_DIR", str(tmp_path / "cache"))
+    sources = []
+    for opset in (8, 9):
+        src = tmp_path / f"zoo-{opset}.onnx"
+        onnx.save(zoo_onnx(fns, opset), src)
+        sources.append(src)
+    pth = tmp_path / "candy.pth"
+    torch.save(fns.state_dict(), pth)
+    sources.append(pth)
+    image = photos((67, 93))[0]
+    for src in sources:
+        out = import_model(src, tmp_path / f"{src.stem}-restyle.onnx", sizes=SIZES).path
+        with Stylizer(out, backend="ort_cpu", precision="fp32") as ref, \
+                Stylizer(out, backend="tensorrt", precision="fp32") as gpu:
+            diff = np.abs(ref(image).astype(np.int16) - gpu(image)).max()
+        assert diff <= 2, (src.name, diff)

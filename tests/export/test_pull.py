@@ -18,7 +18,7 @@ from restyle import Stylizer
 from restyle.cli.main import main
 from restyle.errors import ConfigError
 from restyle.export.importers.catalogue import CATALOGUE, entry
-from restyle.export.importers.pull import DownloadError, pull
+from restyle.export.importers.pull import DownloadError, download, pull
 from restyle.modelinfo import read_model_info
 
 
@@ -88,7 +88,7 @@ def test_pull_verifies_imports_and_runs_by_name(replica_entry: str, tmp_path: Pa
     assert main(["pull", "--list"]) == 0
     listing = capsys.readouterr().out
     assert "udnie-9" in listing and "pulled" in listing and "BSD-3-Clause" in listing
-    assert "not pinned" in listing and "onnx/models" in listing
+    assert "not pinned" not in listing and "onnx/models" in listing and "mosaic-9" in listing
 
 
 def test_pull_url_from_the_environment(replica_entry: str, monkeypatch: pytest.MonkeyPatch
@@ -124,11 +124,14 @@ def test_offline_names_the_url_and_the_import_command(tmp_path: Path,
     assert _leftovers(tmp_path / "cache") == []
 
 
-def test_unpinned_entries_and_unknown_names_are_refused() -> None:
-    unpinned = [e for e in CATALOGUE.values() if e.sha256 is None]
-    assert unpinned  # the pointer files of some models were not available: said, not invented
+def test_unpinned_entries_and_unknown_names_are_refused(tmp_path: Path) -> None:
+    assert all(e.sha256 is not None and len(e.sha256) == 64 for e in CATALOGUE.values())
+    unpinned = replace(CATALOGUE["udnie-9"], sha256=None)
     with pytest.raises(DownloadError, match="no sha256 is pinned"):
-        pull(unpinned[0].name)
+        download(unpinned, tmp_path / "udnie-9.onnx")
+    assert not (tmp_path / "udnie-9.onnx").exists()
+    with pytest.raises(ConfigError, match=r"restyle pull mosaic-9.*restyle import mosaic-8\.onnx"):
+        entry("mosaic-8")  # published, but no verifiable checksum: left out, and said why
     with pytest.raises(ConfigError, match="udnie-9"):
         entry("udnie-10")
     assert all(e.url.startswith("https://github.com/onnx/models/") for e in CATALOGUE.values())

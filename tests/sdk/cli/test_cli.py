@@ -35,3 +35,16 @@ def test_info_on_a_non_model_is_a_clean_error(tmp_path, capsys: pytest.CaptureFi
 
 def test_no_command_shows_help() -> None:
     assert main([]) == 2
+
+
+def test_a_closed_pipe_is_not_a_traceback() -> None:
+    """`restyle pull --list | head -1`: the reader leaves early; restyle stops quietly."""
+
+    proc = subprocess.Popen([sys.executable, "-m", "restyle", "pull", "--list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before restyle writes a byte
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
