@@ -130,6 +130,10 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x[None], size=size, mode="area")[0]
 
 
+def _level_shape(image: torch.Tensor, level: int) -> tuple[int, int]:
+    return max(1, image.shape[1] >> level), max(1, image.shape[2] >> level)
+
+
 def _refine(x: torch.Tensor, photo: torch.Tensor, guide: torch.Tensor, style: torch.Tensor,
             style_guide: torch.Tensor, size: int, cfg: PatchTransfer,
             gen: torch.Generator) -> torch.Tensor:
@@ -183,20 +187,16 @@ def patch_transfer(photo: NDArray[np.uint8], style: NDArray[np.uint8],
         photo_luma = _match_histograms(photo_luma, art_luma)
         smallest = min(*content.shape[-2:], *art.shape[-2:])
         levels = max(1, min(cfg.levels, int(np.log2(max(1, smallest // _MIN_LEVEL_SIDE))) + 1))
-        x: torch.Tensor | None = None
+        coarsest = _resize(content, _level_shape(content, levels - 1))
+        x = coarsest + 0.1 * torch.randn(coarsest.shape, generator=gen)
         for level in range(levels - 1, -1, -1):
-            shape = (max(1, content.shape[1] >> level), max(1, content.shape[2] >> level))
-            art_shape = (max(1, art.shape[1] >> level), max(1, art.shape[2] >> level))
+            shape, art_shape = _level_shape(content, level), _level_shape(art, level)
             c, a = _resize(content, shape), _resize(art, art_shape)
             g, ag = _resize(photo_luma, shape), _resize(art_luma, art_shape)
-            if x is None:
-                x = c + 0.1 * torch.randn(c.shape, generator=gen)
-            else:
-                x = F.interpolate(x[None], size=shape, mode="bilinear", align_corners=False)[0]
+            x = F.interpolate(x[None], size=shape, mode="bilinear", align_corners=False)[0]
             for size in cfg.patch_sizes:
                 if 2 * size <= min(*shape, *art_shape):
                     x = _refine(x, c, g, a, ag, size, cfg, gen)
-        assert x is not None  # levels >= 1
         out: NDArray[np.uint8] = (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0
                                   + 0.5).astype(np.uint8)
     return out
