@@ -31,7 +31,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="learn the style image's structure (cells, strokes, hatching), not only "
                         "its palette: the photos are first redrawn from the style image's own "
                         "patches (texture transfer, ~10 s a photo) into RUN_DIR/patch-pairs, "
-                        "and the generator learns those pairs with the style's statistics")
+                        "and the generator learns those pairs with the style's statistics "
+                        "(default weights: --pixel-weight 1 --adversarial-weight 2)")
     p.add_argument("--patch-content", type=float, metavar="W",
                    help="with --patches: how much of the photo shows through the style's "
                         "patches (default: 0.05; 0 texture only, 0.3 flat areas stay photo)")
@@ -99,6 +100,11 @@ def _describe(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(d.text() + "\n")
     return 0
+
+
+#: Loss weights of ``--patches`` unless given: the adversarial loss carries the texture the L1
+#: loss would average away (docs/training-experiments.md, "a patch-transfer teacher").
+PATCH_WEIGHTS = {"pixel_weight": 1.0, "adversarial_weight": 2.0}
 
 
 def _patch_pairs(args: argparse.Namespace) -> Path:
@@ -174,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
                                 "lr", "content_weight", "style_weight", "tv_weight",
                                 "adversarial_weight", "pixel_weight", "feature_weight")
                  if (v := getattr(args, k)) is not None}
+        if args.patches:  # the weights that drew the most texture from patch pairs (docs)
+            given = {**PATCH_WEIGHTS, **given}
         config = TrainConfig(
             style=tuple(args.style or ()), content=content, pairs=pairs,
             init_from=args.init_from, out=args.out, width=args.width, blocks=args.blocks,

@@ -117,6 +117,7 @@ def test_cli_patches_renders_pairs_and_trains_on_them(tmp_path: Path) -> None:
     assert not pairs.with_name("patch-pairs.partial").exists()
     config = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
     assert config.pairs == pairs and config.style == (style,) and config.content is None
+    assert (config.pixel_weight, config.adversarial_weight) == (1.0, 2.0)  # --patches' defaults
     assert (run / "generator.safetensors").is_file()
     stamp = (pairs / "target" / "p0.png").stat().st_mtime_ns
     assert patch_pairs(style, pairs) == pairs  # complete: reused, not rendered again
