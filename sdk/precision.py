@@ -297,7 +297,8 @@ def openvino_executed(compiled: Any, model_precision: str) -> tuple[str, str]:
 _WHERE = {
     "bf16": "bf16 runs on OpenVINO with a CPU that has AMX or AVX512_BF16 (this one: {isa})",
     "fp16": "fp16 runs on the GPU backends (TensorRT, or ONNX Runtime CUDA with a model from "
-            "`restyle export --fp16`)",
+            "`restyle export --fp16`), and on OpenVINO with a CPU that has AVX512_FP16 (where it "
+            "measured slower than fp32)",
     "int8": "int8 runs a model from `restyle quantize` (OpenVINO is the fast CPU runtime for it)",
     "fp32": "this model file is stored in another precision: pass its fp32 export",
 }

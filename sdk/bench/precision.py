@@ -87,7 +87,8 @@ def _int8_model(model: Path, scratch: Path, skipped: dict[str, str]) -> Path | N
         skipped[f"{model.name} int8"] = f"no int8 model and no restyle.export ({exc})"
         return None
     copy = scratch / model.name
-    shutil.copyfile(model, copy)
+    if copy.resolve() != model.resolve():  # a model already in the scratch folder is its copy
+        shutil.copyfile(model, copy)
     try:
         report = quantize(copy, min_psnr_db=0.0)
     except RestyleError as exc:
