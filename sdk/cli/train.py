@@ -112,8 +112,8 @@ def _patch_pairs(args: argparse.Namespace) -> Path:
     from restyle.errors import ConfigError
     from restyle.training.effects.patches import PatchTransfer, patch_pairs
 
-    if args.pairs is not None:
-        raise ConfigError("--patches renders its own pairs: leave out --pairs")
+    if args.pairs is not None or args.teacher is not None:
+        raise ConfigError("--patches renders its own pairs: leave out --pairs and --teacher")
     if not args.style or len(args.style) != 1:
         raise ConfigError("--patches redraws the photos from one style image: pass exactly one "
                           "--style ART")

@@ -128,6 +128,7 @@ def test_cli_patches_renders_pairs_and_trains_on_them(tmp_path: Path) -> None:
     (["--patch-content", "0.1"], "--patch-content sets the patch transfer"),
     (["--patches", "--style", "{style}"], "exactly one --style"),
     (["--patches", "--pairs", "{tmp}"], "leave out --pairs"),
+    (["--patches", "--teacher", "sunset"], "leave out --pairs and --teacher"),
 ])
 def test_cli_patches_misuse_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                      extra: list[str], message: str) -> None:
