@@ -48,3 +48,21 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
         err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_log_lines_follow_sys_stderr_when_the_host_swaps_it(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A notebook or pytest replaces sys.stderr after `restyle` set up its logging: the lines go
+    to the current stream, never to the closed old one."""
+    import io
+    import logging
+
+    from restyle.cli.main import _setup_logging
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    _setup_logging(0, False)
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("restyle.test").info("still heard")
+    assert "still heard" in second.getvalue()
