@@ -27,16 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _held_out import score_generator
 from PIL import Image
 from torch import nn
 
 from restyle.training import TrainConfig
-from restyle.training.data import _skimage_photo
 from restyle.training.models.base import ConvLayer
 from restyle.training.step import TrainingRun
-from restyle.training.texture import texture_score
 
-HELD_OUT = ("astronaut", "camera", "coffee", "coins")
 TILE = 256
 
 
@@ -94,23 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         log = run.train_step()
         if run.step % 100 == 0:
             sys.stderr.write(f"step {run.step} {log}\n")
-    run.generator.eval()
     style_image = np.asarray(Image.open(args.style).convert("RGB"))
-    scores, outs = [], []
-    for name in HELD_OUT:
-        photo = (_skimage_photo(name) * 255.0 + 0.5).astype(np.uint8)
-        h, w = photo.shape[0] // 4 * 4, photo.shape[1] // 4 * 4
-        photo = np.ascontiguousarray(photo[:h, :w])
-        with torch.no_grad():
-            x = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float() / 255.0
-            y = run.generator(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-        result = (y * 255.0 + 0.5).astype(np.uint8)
-        scores.append(round(texture_score(photo, result, style_image).score, 2))
-        outs.append(Image.fromarray(result).resize((256, 256)))
-    sheet = Image.new("RGB", (256 * len(outs), 256))
-    for i, im in enumerate(outs):
-        sheet.paste(im, (256 * i, 0))
-    sheet.save(args.out / "results.png")
+    scores = score_generator(run.generator, style_image, args.out / "results.png")
     sys.stdout.write(json.dumps({"noise": args.noise, "pairs": str(args.pairs),
                                  "steps": args.steps, "texture": scores,
                                  "mean": round(float(np.mean(scores)), 2)}) + "\n")

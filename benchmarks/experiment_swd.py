@@ -24,16 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _held_out import score_generator
 from PIL import Image
 
 from restyle.training import TrainConfig
-from restyle.training.data import _skimage_photo, load_style_image
+from restyle.training.data import load_style_image
 from restyle.training.features import FeatureNetwork
 from restyle.training.procedural import draw_style
 from restyle.training.step import TrainingRun
-from restyle.training.texture import texture_score
-
-HELD_OUT = ("astronaut", "camera", "coffee", "coins")
 
 
 class SlicedWassersteinLoss(torch.nn.Module):
@@ -81,23 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         run.style_loss = SlicedWassersteinLoss(run.features, style)  # type: ignore[assignment]
     while run.step < config.steps:
         run.train_step()
-    run.generator.eval()
     style_image = np.asarray(Image.open(style_path).convert("RGB"))
-    scores, outs = [], []
-    for name in HELD_OUT:
-        photo = (_skimage_photo(name) * 255.0 + 0.5).astype(np.uint8)
-        h, w = photo.shape[0] // 4 * 4, photo.shape[1] // 4 * 4
-        photo = np.ascontiguousarray(photo[:h, :w])
-        with torch.no_grad():
-            x = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float() / 255.0
-            y = run.generator(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-        result = (y * 255.0 + 0.5).astype(np.uint8)
-        scores.append(round(texture_score(photo, result, style_image).score, 2))
-        outs.append(Image.fromarray(result).resize((256, 256)))
-    sheet = Image.new("RGB", (256 * len(outs), 256))
-    for i, im in enumerate(outs):
-        sheet.paste(im, (256 * i, 0))
-    sheet.save(args.out / f"{args.loss}.png")
+    scores = score_generator(run.generator, style_image, args.out / f"{args.loss}.png")
     sys.stdout.write(json.dumps({"loss": args.loss, "steps": args.steps, "texture": scores,
                                  "mean": round(float(np.mean(scores)), 2)}) + "\n")
     return 0

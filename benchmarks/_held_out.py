@@ -1,0 +1,38 @@
+"""The held-out evaluation the style-image experiments share: a PyTorch generator on the
+held-out photos, the texture statistic against the style image, and a strip of the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from restyle.training.data import _skimage_photo
+from restyle.training.texture import texture_score
+
+HELD_OUT = ("astronaut", "camera", "coffee", "coins")
+
+
+def score_generator(generator: torch.nn.Module, style_image: np.ndarray, strip: Path
+                    ) -> list[float]:
+    """Texture statistic per held-out photo (cropped to multiples of 4) of ``generator``'s result
+    against ``style_image``; writes the results side by side to ``strip``."""
+    generator.eval()
+    scores, outs = [], []
+    for name in HELD_OUT:
+        photo = (_skimage_photo(name) * 255.0 + 0.5).astype(np.uint8)
+        h, w = photo.shape[0] // 4 * 4, photo.shape[1] // 4 * 4
+        photo = np.ascontiguousarray(photo[:h, :w])
+        with torch.no_grad():
+            x = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float() / 255.0
+            y = generator(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+        result = (y * 255.0 + 0.5).astype(np.uint8)
+        scores.append(round(texture_score(photo, result, style_image).score, 2))
+        outs.append(Image.fromarray(result).resize((256, 256)))
+    sheet = Image.new("RGB", (256 * len(outs), 256))
+    for i, im in enumerate(outs):
+        sheet.paste(im, (256 * i, 0))
+    sheet.save(strip)
+    return scores
