@@ -167,8 +167,7 @@ def run(args: argparse.Namespace) -> int:
             pairs, content = _patch_pairs(args), None
         if args.teacher is not None:
             if pairs is not None:
-                raise ConfigError("--teacher renders its own pairs: leave out --pairs and "
-                                  "--patches")
+                raise ConfigError("--teacher renders its own pairs: leave out --pairs")
             from restyle.training.effects import teacher_pairs
 
             # the photos become the pairs' inputs

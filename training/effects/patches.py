@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from restyle.errors import ConfigError
+from restyle.training.data import load_rgb, resize_short_side
 from restyle.training.effects.pairs import load_photos, write_effect_pairs
 
 __all__ = ["PatchEffect", "PatchTransfer", "patch_pairs", "patch_transfer"]
@@ -223,13 +224,12 @@ def patch_pairs(style: str | Path, out: str | Path, *, content: Path | None = No
     :data:`restyle.training.bundled.PAIR_PHOTOS`; larger than ``max_side`` on their shorter side
     reduced to it) redrawn from ``style``'s patches. ``style_size``: the style image's shorter
     side (its texture's scale); default its own, at most 1024. The folder appears whole or not
-    at all, so an existing one is complete and reused.
+    at all, so an existing one is complete and reused; an interrupted rendering resumes where it
+    stopped (the photos rendered before are kept).
 
     Returns:
         ``out``, ready for ``TrainConfig(pairs=...)``.
     """
-    from restyle.training.data import load_rgb, resize_short_side
-
     root = Path(out)
     if (root / "target").is_dir():
         log.info("reusing the patch-transfer pairs in %s", root)
@@ -237,7 +237,8 @@ def patch_pairs(style: str | Path, out: str | Path, *, content: Path | None = No
     art = load_rgb(style)
     side = style_size or min(1024, min(art.shape[:2]))
     art_u8 = (resize_short_side(art, side) * 255.0 + 0.5).astype(np.uint8)
-    photos = {name: _limit(photo, max_side) for name, photo in load_photos(content).items()}
+    photos = {name: _at_most(photo, max_side)
+              for name, photo in load_photos(content).items()}
     partial = root.with_name(root.name + ".partial")  # kept by an interrupted rendering: resumed
     log.info("patch transfer of %s renders %d pairs into %s (about 10 s a photo)", style,
              len(photos), root)
@@ -247,13 +248,11 @@ def patch_pairs(style: str | Path, out: str | Path, *, content: Path | None = No
     return root
 
 
-def _limit(photo: NDArray[np.uint8], max_side: int) -> NDArray[np.uint8]:
-    from PIL import Image
-
-    h, w = photo.shape[:2]
-    if min(h, w) <= max_side:
+def _at_most(photo: NDArray[np.uint8], max_side: int) -> NDArray[np.uint8]:
+    """``photo`` reduced to ``max_side`` on its shorter side when it is larger (training's one
+    resize, :func:`restyle.training.data.resize_short_side`)."""
+    if min(photo.shape[:2]) <= max_side:
         return photo
-    scale = max_side / min(h, w)
-    image = Image.fromarray(photo).resize((round(w * scale), round(h * scale)),
-                                          Image.Resampling.LANCZOS)
-    return np.asarray(image)
+    small: NDArray[np.uint8] = (resize_short_side(photo / 255.0, max_side) * 255.0
+                                + 0.5).astype(np.uint8)
+    return small
