@@ -62,6 +62,7 @@ def test_quantize_writes_a_qdq_model_with_its_record(float_model: Path, int8_mod
     assert info.precision == "int8" and info.style == "tiny-test"
     assert q["recipe"]["preset"] == "mixed"
     assert q["recipe"]["ignored_types"] == ["InstanceNormalization"]
+    assert q["recipe"]["activations_range"] == "histogram"
     assert q["calibration"]["crops"] == 4
     assert q["calibration"]["photos"] == [p.name for p in sample_photos()]
     assert q["source_sha256"] == file_sha256(float_model)
@@ -140,6 +141,18 @@ def test_calibration_crops_are_deterministic_and_sized() -> None:
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     with pytest.raises(ConfigError):
         calibration_crops(sample_photos(), count=0, size=96)
+
+
+def test_calibration_crops_include_enlarged_photos() -> None:
+    """A 1080p frame of a smaller photo is smoother than any crop of the photo at its size: the
+    calibration sees enlarged crops too (their high-frequency energy is lower)."""
+    def detail(crops: list[np.ndarray]) -> float:
+        return float(np.mean([np.abs(np.diff(c.astype(np.float32), axis=1)).mean()
+                              for c in crops]))
+
+    shrunk = calibration_crops(sample_photos(), count=24, size=64, seed=0, max_scale=1.0)
+    enlarged = calibration_crops(sample_photos(), count=24, size=64, seed=0)
+    assert detail(enlarged) < 0.9 * detail(shrunk)
 
 
 def test_heldout_photos_never_overlap_the_calibration(tmp_path: Path) -> None:
