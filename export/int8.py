@@ -56,6 +56,9 @@ __all__ = ["HELDOUT_SKIMAGE", "RECIPE", "QuantizeReport", "heldout_photos", "qua
 
 log = logging.getLogger("restyle.export")
 
+#: Calibration crops come from photos scaled up to this factor: frames larger than the photos
+#: (1080p from a 512-px photo) hold smoother content, whose activations must be in range too.
+MAX_CALIBRATION_SCALE = 2.5
 #: The quantisation recipe, recorded in every int8 model.
 RECIPE: dict[str, Any] = {
     "tool": "nncf",
@@ -66,11 +69,8 @@ RECIPE: dict[str, Any] = {
     "fast_bias_correction": False,
     "activations_range": "histogram",
     "calibration_scales": "each crop from its photo scaled between fitting the crop and "
-                          "2.5x its size",
+                          f"{MAX_CALIBRATION_SCALE}x its size",
 }
-#: Calibration crops come from photos scaled up to this factor: frames larger than the photos
-#: (1080p from a 512-px photo) hold smoother content, whose activations must be in range too.
-MAX_CALIBRATION_SCALE = 2.5
 #: scikit-image's colour photos that restyle does not bundle: the default held-out set.
 HELDOUT_SKIMAGE = ("motorcycle_left.png", "hubble_deep_field.jpg", "ihc.png", "retina.jpg")
 #: Held-out photos are shrunk to this longer side for the gate.

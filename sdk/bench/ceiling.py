@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 from restyle.bench.timing import measure
@@ -27,6 +29,10 @@ def matmul_ceiling_gflops(*, n: int = 2048, repeat: int = 5) -> float:
     return 2.0 * n**3 / min(timing.samples) / 1e9
 
 
+#: OpenVINO's inference-precision hint per measured precision (int8 comes from the graph).
+_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+
+
 def openvino_gemm_ceiling(precision: str, *, n: int = 1024, repeat: int = 5) -> float | None:
     """Best-of-``repeat`` GFLOP/s (GOP/s for int8) of the dense maths OpenVINO's CPU plugin runs
     in ``precision`` (``fp32``, ``bf16`` or ``int8``): the ceiling of a model that runs in that
@@ -41,18 +47,11 @@ def openvino_gemm_ceiling(precision: str, *, n: int = 1024, repeat: int = 5) -> 
     low-precision transformations turn into an int8 kernel (VNNI / AMX where the CPU has them);
     the runtime graph is checked to hold it.
     """
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return None
-    if precision not in _HINTS:
+    if precision not in _HINTS or importlib.util.find_spec("openvino") is None:
         return None
     rates = [r for r in (_ov_rate(precision, form, n, repeat) for form in ("matmul", "conv"))
              if r is not None]
     return max(rates) if rates else None
-
-
-_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 
 
 def _ov_rate(precision: str, form: str, n: int, repeat: int) -> float | None:
