@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from restyle.training.data import _skimage_photo
+from restyle.training.data import HELD_OUT_PHOTOS, _skimage_photo
 from restyle.training.texture import texture_score
 
-HELD_OUT = ("astronaut", "camera", "coffee", "coins")
+HELD_OUT = HELD_OUT_PHOTOS
 
 
 def score_generator(generator: torch.nn.Module, style_image: np.ndarray, strip: Path

@@ -24,11 +24,11 @@ import numpy as np
 from PIL import Image
 
 from restyle import Stylizer
-from restyle.training.data import _skimage_photo, load_rgb
+from restyle.training.data import HELD_OUT_PHOTOS, _skimage_photo, load_rgb
 from restyle.training.effects.patches import patch_transfer
 from restyle.training.texture import texture_score
 
-HELD_OUT = ("astronaut", "camera", "coffee", "coins")
+HELD_OUT = HELD_OUT_PHOTOS
 
 
 def _scores(photos: dict[str, np.ndarray], style: np.ndarray, results: list[np.ndarray]

@@ -27,12 +27,12 @@ from PIL import Image
 from restyle import Stylizer
 from restyle.modelinfo import read_model_info
 from restyle.training.bundled import BUNDLED, SEED
-from restyle.training.data import _skimage_photo
+from restyle.training.data import HELD_OUT_PHOTOS, _skimage_photo
 from restyle.training.effects import render_effect
 from restyle.training.procedural import draw_style
 from restyle.training.texture import texture_score
 
-HELD_OUT = ("astronaut", "camera", "coffee", "coins")
+HELD_OUT = HELD_OUT_PHOTOS
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -50,7 +50,8 @@ class TrainConfig:
             as an absolute path so a run resumes from any working directory; ``None``: the
             torch hub cache or a download.
         size: Training crop size in pixels (a multiple of the generator's ``size_multiple``).
-        style_size: Shorter side the style images are resized to; ``None``: ``size``. With a
+        style_size: Shorter side the style images are resized to; ``None``: each image's own,
+            shrunk to 512 at most (:data:`restyle.training.data.DEFAULT_MAX_STYLE_SIDE`). With a
             pretrained network it sets the stroke size: the losses see the style's strokes at
             their size in pixels at this scale, so a larger style size gives larger strokes.
         batch_size: Content crops per step.

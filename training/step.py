@@ -184,8 +184,8 @@ class TrainingRun:
         if config.size % multiple:
             raise ConfigError(f"size {config.size} is not a multiple of {multiple}, which "
                               f"{config.arch} needs: use {config.size // multiple * multiple}")
-        style_side = config.style_size or config.size
-        self.styles = [load_style_image(p, short_side=style_side) for p in config.style]
+        self.styles = [load_style_image(p, short_side=config.style_size) for p in config.style]
+        style_side = min((min(s.shape[-2:]) for s in self.styles), default=config.size)
         self.pairs: PairedImages | None = None
         self.content: ContentImages | PairedImages
         if config.pairs is not None:

@@ -61,8 +61,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    "(vgg16-397923af.pth, vgg19-dcbb9e9d.pth, resnet50-0676ba61.pth)")
     p.add_argument("--size", type=int, help="training crop size (default: 256)")
     p.add_argument("--style-size", type=int, metavar="PX",
-                   help="shorter side of the style images (default: --size); with VGG or "
-                        "ResNet features the stroke size: larger gives larger strokes")
+                   help="shorter side of the style images (default: each image's own, at most "
+                        "512); the stroke size: larger gives larger strokes")
     p.add_argument("--batch-size", type=int, help="content crops per step (default: 4)")
     p.add_argument("--steps", type=int, help="optimisation steps (default: 500)")
     p.add_argument("--lr", type=float, help="peak learning rate, one-cycle (default: 2e-3)")

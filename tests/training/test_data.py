@@ -11,6 +11,9 @@ from PIL import Image
 
 from restyle.errors import InvalidImageError, TrainingError
 from restyle.training.data import (
+    BUILTIN_PHOTOS,
+    DEFAULT_MAX_STYLE_SIDE,
+    HELD_OUT_PHOTOS,
     MIN_STYLE_SIDE,
     builtin_content,
     folder_content,
@@ -116,6 +119,15 @@ def test_style_image_is_resized_to_short_side(style_image: Path) -> None:
     assert float(t.min()) >= 0.0 and float(t.max()) <= 1.0
 
 
+@pytest.mark.parametrize(("side", "kept"), [(300, 300), (900, DEFAULT_MAX_STYLE_SIDE)])
+def test_style_image_keeps_its_own_scale_by_default(tmp_path: Path, side: int, kept: int) -> None:
+    """Without a style size the strokes stay the size they were drawn, up to the cap."""
+    path = tmp_path / "art.png"
+    Image.new("RGB", (side * 3 // 2, side), (10, 200, 30)).save(path)
+    t = load_style_image(path)
+    assert tuple(t.shape) == (3, kept, kept * 3 // 2)
+
+
 def test_content_folder_recursive_and_skips_bad_files(
     content_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -151,4 +163,5 @@ def test_sampling_is_reproducible(content_dir: Path) -> None:
 def test_builtin_photos() -> None:
     images = builtin_content(size=64)
     assert len(images) >= 5
+    assert not set(BUILTIN_PHOTOS) & set(HELD_OUT_PHOTOS), "training on the photos that judge"
     assert tuple(images.fixed(2).shape) == (2, 3, 64, 64)
