@@ -80,7 +80,40 @@ def popart(seed: int, size: int) -> Image.Image:
     return blurred
 
 
-DRAWINGS: dict[str, Drawing] = {"mosaic": mosaic, "sunset": sunset, "popart": popart}
+def pointillism(seed: int, size: int) -> Image.Image:
+    """Seurat-like pointillism: a park landscape built only of round dots of pure colour, each
+    dot the scene's colour pushed to a neighbouring pure hue, on a pale canvas between them."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    horizon = 0.38 + 0.06 * np.sin(xx * 7.0 + rng.uniform(0, 6.3))
+    sky = np.array([70, 140, 230]) * (1 - yy[..., None] / 0.5) + np.array([250, 200, 120]) * (
+        yy[..., None] / 0.5)
+    grass = np.array([60, 160, 60]) + np.array([150, 40, -20]) * np.sin(
+        xx * 9.0 + yy * 5.0)[..., None].clip(0, 1)
+    field = np.where((yy < horizon)[..., None], sky, grass)
+    for _ in range(5):  # trees and shadows: dark blue-green masses
+        cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.3, 0.8), rng.uniform(0.06, 0.14)
+        mass = ((xx - cx) ** 2 + ((yy - cy) * 1.4) ** 2) < r ** 2
+        field[mass] = (20, 80, 90)
+    palette = np.array([(230, 40, 40), (250, 150, 30), (250, 230, 60), (60, 180, 70),
+                        (30, 110, 220), (130, 60, 200), (250, 250, 240)], np.float64)
+    img = Image.new("RGB", (size, size), (245, 238, 220))
+    draw = ImageDraw.Draw(img)
+    radius = max(2.0, size / 110)
+    step = radius * 1.7
+    centres = np.mgrid[0:size:step, 0:size:step].reshape(2, -1).T
+    centres = centres + rng.uniform(-step / 2, step / 2, centres.shape)
+    for y, x in centres[rng.permutation(len(centres))]:
+        base = field[int(np.clip(y, 0, size - 1)), int(np.clip(x, 0, size - 1))]
+        near = np.argsort(((palette - base) ** 2).sum(axis=1))[int(rng.integers(0, 2))]
+        colour = tuple(int(c) for c in 0.35 * base + 0.65 * palette[near])
+        r = radius * rng.uniform(0.8, 1.15)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+    return img
+
+
+DRAWINGS: dict[str, Drawing] = {"mosaic": mosaic, "sunset": sunset, "popart": popart,
+                                "pointillism": pointillism}
 
 
 def draw_style(name: str, *, seed: int = 7, size: int = 512) -> Image.Image:

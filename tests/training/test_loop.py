@@ -34,7 +34,7 @@ def _style_loss_of(generator: torch.nn.Module, style: Path, content: torch.Tenso
     from restyle.training.data import load_style_image
 
     net = RandomFeatures(seed=5)
-    loss = StyleLoss.from_images(net, [load_style_image(style, short_side=32)])
+    loss = StyleLoss.from_images(net, [load_style_image(style)])  # the scale training uses
     with torch.no_grad():
         return float(loss(net(generator(content))))
 
