@@ -56,10 +56,6 @@ BUNDLED: tuple[BundledRecipe, ...] = (
                             "(compact, random-feature losses)"),
     BundledRecipe("popart", "pop-art primaries: flat red, yellow, blue and teal colour areas "
                             "(compact, random-feature losses; a palette, no Ben-Day dots)"),
-    BundledRecipe("pointillism", "pointillism: the photo rebuilt from round dots of pure colour "
-                                 "on a pale canvas (compact, random-feature losses from a drawn "
-                                 "Seurat-like landscape at its own scale)",
-                  steps=1500, size=192),
     BundledRecipe("ink", "pen-and-ink drawing on warm paper, learnt from XDoG renderings "
                          "(realtime generator, paired mode)",
                   steps=4000, arch="realtime", effect="ink", size=128),
