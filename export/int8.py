@@ -4,10 +4,9 @@ The chain (nothing is written unless every step passes): read the fp32 model →
 calibration photos (restyle's bundled photos, or a folder the user names) → NNCF post-training
 quantisation with the recipe in :data:`RECIPE` → ``onnx.checker`` → PSNR of the int8 model against
 the fp32 one on *held-out* photos (never the calibration ones), each as it is and enlarged to a
-1080p frame, run by OpenVINO (the CPU runtime
-that runs int8 fast; ONNX Runtime where OpenVINO is missing) → the recipe, the calibration set,
-the source's sha256 and the measured PSNR into ``restyle.quantization`` → atomic write of
-``MODEL.int8.onnx``.
+1080p frame, run by OpenVINO (the CPU runtime that runs int8 fast; ONNX Runtime where OpenVINO is
+missing) → the recipe, the calibration set, the source's sha256 and the measured PSNR into
+``restyle.quantization`` → atomic write of ``MODEL.int8.onnx``.
 
 The recipe (measured on the project's CPUs, ``docs/precision.md``): NNCF's ``MIXED`` preset
 (symmetric weights, asymmetric activations) with every InstanceNormalization left in float
