@@ -15,12 +15,16 @@ fp32, which ``MIXED`` leaves float), the first convolution left in float too, an
 correction: on the worst held-out photo ``realtime`` goes from 33.7 dB (fast bias correction) to
 34.7 (full) to 35.6 (first convolution float), at no measurable cost in speed. Activation
 ranges come from NNCF's histogram estimator (the range that minimises the quantisation error of
-the calibration activations, not their averaged extremes), and the calibration crops come from
-photos scaled up to 2.5× as well as down (a 1080p frame of a smaller photo is smoother than any
-crop of it): together, on the worst held-out photo, ``compact`` 35.2 → 37.1 dB at 512² and
-32.9 → 35.6 at 1080p, ``realtime`` 34.5 → 36.2 and 27.9 → 30.0 (each alone gave +0.3–2 dB; the
-quantile and outlier-free estimators were worse). Calibration crops come from ordinary photos
-only: NNCF averages the per-sample ranges, so darkened copies narrow them and cost 10–20 dB.
+the calibration activations, not their averaged extremes), and the calibration crops are 512²
+squares from photos scaled up to 4× as well as down (a 1080p frame of a smaller photo is smoother
+than any crop of it, and InstanceNorm at 1/8 resolution sees 64² instead of 32²). Worst held-out
+photo, as it is / enlarged to 1080p: ``realtime`` 34.5 / 27.9 dB with the session-4 recipe,
+36.6 / 30.0 with the histogram and 256² crops enlarged up to 2.5×, **35.4 / 35.1** with 512² crops
+enlarged up to 4× (the crop size is the lever: 384² gives 32.5 at 1080p, 640² and 768² 34.9 and
+34.6); ``compact`` (psychedelic) 35.6 → 37.3 at 1080p. The quantile and outlier-free estimators
+were worse. Calibration crops come from ordinary photos only: with the averaged min-max ranges of
+the first recipe darkened copies narrowed them and cost 10–20 dB (with the histogram, one crop in
+eight darkened changes nothing).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from restyle.images import IMAGE_SUFFIXES
 from restyle.modelinfo import ModelInfo, read_model_info
 from restyle.paths import atomic_output, file_sha256
 from restyle.precision import (
+    CALIBRATION_CROP,
     MIN_PSNR_DB,
     GateReport,
     graph_precision,
@@ -58,7 +63,7 @@ log = logging.getLogger("restyle.export")
 
 #: Calibration crops come from photos scaled up to this factor: frames larger than the photos
 #: (1080p from a 512-px photo) hold smoother content, whose activations must be in range too.
-MAX_CALIBRATION_SCALE = 2.5
+MAX_CALIBRATION_SCALE = 4.0
 #: The quantisation recipe, recorded in every int8 model.
 RECIPE: dict[str, Any] = {
     "tool": "nncf",
@@ -69,7 +74,8 @@ RECIPE: dict[str, Any] = {
     "fast_bias_correction": False,
     "activations_range": "histogram",
     "calibration_scales": "each crop from its photo scaled between fitting the crop and "
-                          f"{MAX_CALIBRATION_SCALE}x its size",
+                          f"{MAX_CALIBRATION_SCALE:g}x its size",
+    "calibration_crop": f"{CALIBRATION_CROP} px squares (large-frame statistics in range)",
 }
 #: scikit-image's colour photos that restyle does not bundle: the default held-out set.
 HELDOUT_SKIMAGE = ("motorcycle_left.png", "hubble_deep_field.jpg", "ihc.png", "retina.jpg")
@@ -196,7 +202,7 @@ def quantize(
     calibration: str | os.PathLike[str] | None = None,
     heldout: str | os.PathLike[str] | None = None,
     crops: int = 64,
-    crop_size: int = 256,
+    crop_size: int = CALIBRATION_CROP,
     min_psnr_db: float = MIN_PSNR_DB,
     seed: int = 0,
 ) -> QuantizeReport:
@@ -208,7 +214,7 @@ def quantize(
         calibration: A folder of photos to calibrate on (default: restyle's bundled photos).
         heldout: A folder of photos for the quality gate (default: see :func:`heldout_photos`).
         crops: Number of calibration crops.
-        crop_size: Side of each crop in pixels.
+        crop_size: Side of each crop in pixels (the default keeps 1080p frames in range).
         min_psnr_db: The gate: least PSNR against fp32 over the held-out photos.
         seed: Seed of the crop positions.
 

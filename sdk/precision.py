@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from restyle.errors import BackendUnavailableError, ConfigError
 
 __all__ = [
+    "CALIBRATION_CROP",
     "INT8_SUFFIX",
     "MIN_PSNR_DB",
     "PRECISIONS",
@@ -61,6 +62,10 @@ log = logging.getLogger("restyle.precision")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 #: The default quality gate: least PSNR (dB) against fp32 over held-out photos.
 MIN_PSNR_DB = 35.0
+#: Side (px) of the int8 calibration crops: a 512² crop puts large-frame statistics into the
+#: activation ranges (the 1/8-resolution InstanceNorm of ``realtime`` sees 64², not 32²):
+#: ``realtime`` at 1080p 30.0 dB with 256² crops, 35.1 with 512² (docs/precision.md).
+CALIBRATION_CROP = 512
 #: An int8 model's file name ends so, beside its float model.
 INT8_SUFFIX = ".int8.onnx"
 

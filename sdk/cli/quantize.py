@@ -10,7 +10,7 @@ from restyle.cli.registry import command
 
 def add_int8_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The calibration and gate options ``quantize`` and ``export --int8`` share."""
-    from restyle.precision import MIN_PSNR_DB
+    from restyle.precision import CALIBRATION_CROP, MIN_PSNR_DB
 
     p.add_argument("--calibration", metavar="DIR",
                    help="photos to calibrate on (default: restyle's bundled photos)")
@@ -18,7 +18,8 @@ def add_int8_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
                    help="photos for the quality gate, never the calibration ones (default: "
                         "scikit-image's photos, or the bundled ones with --calibration)")
     p.add_argument("--crops", type=int, default=64, help="calibration crops (default 64)")
-    p.add_argument("--crop-size", type=int, default=256, help="crop side in px (default 256)")
+    p.add_argument("--crop-size", type=int, default=CALIBRATION_CROP,
+                   help=f"crop side in px (default {CALIBRATION_CROP})")
     p.add_argument("--min-psnr", type=float, default=MIN_PSNR_DB, metavar="DB",
                    help=f"quality gate: least PSNR against fp32 over the held-out photos "
                         f"(default {MIN_PSNR_DB:g})")
