@@ -61,15 +61,24 @@ def compile_model(model: OnnxModel, *, threads: int | None = None, throughput: b
     ov = require("openvino")
     hint = "THROUGHPUT" if throughput else "LATENCY"
     where, name = _where(model)
+    core = ov.Core()
     try:
-        core = ov.Core()
         source = core.read_model(where) if isinstance(where, bytes) else where
-        properties = {"PERFORMANCE_HINT": hint,
-                      "INFERENCE_NUM_THREADS": threads or physical_cores(), **(options or {})}
-        return core.compile_model(source, "CPU", properties)
     except Exception as exc:  # OpenVINO raises RuntimeError for model problems
-        raise ModelFormatError(f"OpenVINO cannot compile {name}: {exc}; re-export the "
-                               "model with `restyle export`") from exc
+        raise ModelFormatError(f"OpenVINO cannot read {name}: {exc}; re-export the model with "
+                               "`restyle export`") from exc
+    properties = {"PERFORMANCE_HINT": hint,
+                  "INFERENCE_NUM_THREADS": threads or physical_cores(), **(options or {})}
+    try:
+        return core.compile_model(source, "CPU", properties)
+    except Exception as exc:  # a file it cannot parse, or a layer its CPU kernels lack
+        from restyle.precision import cpu_isa
+
+        raise ModelFormatError(
+            f"OpenVINO cannot compile {name} for this CPU ({cpu_isa()}, precision options "
+            f"{dict(options or {})}): {exc}; re-export it with `restyle export` if the file is "
+            "old or damaged, else run it on another backend (`--backend ort_cpu`) or in fp32 "
+            "(`--precision fp32`)") from exc
 
 
 class CompiledFromOnnx:

@@ -111,8 +111,11 @@ def test_openvino_compile_once_run_many(tiny_model: Path, ref: Reference) -> Non
     with lazy:
         assert "LATENCY" in lazy.info.detail
         assert _close(lazy.run(batch), ref(batch), 8)
-    with pytest.raises(ModelFormatError, match="OpenVINO cannot compile"):
+    with pytest.raises(ModelFormatError, match=r"(?s)OpenVINO cannot read .*restyle export"):
         compile_model(b"not a model")
+    # a model it reads but cannot compile as asked: the error names the CPU and the way out
+    with pytest.raises(ModelFormatError, match=r"(?s)cannot compile .* for this CPU .*--backend"):
+        compile_model(tiny_model, options={"INFERENCE_PRECISION_HINT": "no-such-precision"})
 
 
 @needs_openvino
