@@ -12,7 +12,10 @@ from PIL import Image
 from restyle.training.data import HELD_OUT_PHOTOS, _skimage_photo
 from restyle.training.texture import texture_score
 
-HELD_OUT = HELD_OUT_PHOTOS
+
+def held_out_photos() -> dict[str, np.ndarray]:
+    """The photos that judge a style (never trained on), uint8 RGB by name."""
+    return {n: (_skimage_photo(n) * 255.0 + 0.5).astype(np.uint8) for n in HELD_OUT_PHOTOS}
 
 
 def score_generator(generator: torch.nn.Module, style_image: np.ndarray, strip: Path
@@ -21,8 +24,7 @@ def score_generator(generator: torch.nn.Module, style_image: np.ndarray, strip: 
     against ``style_image``; writes the results side by side to ``strip``."""
     generator.eval()
     scores, outs = [], []
-    for name in HELD_OUT:
-        photo = (_skimage_photo(name) * 255.0 + 0.5).astype(np.uint8)
+    for photo in held_out_photos().values():
         h, w = photo.shape[0] // 4 * 4, photo.shape[1] // 4 * 4
         photo = np.ascontiguousarray(photo[:h, :w])
         with torch.no_grad():

@@ -21,14 +21,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _held_out import held_out_photos
 from PIL import Image
 
 from restyle import Stylizer
-from restyle.training.data import HELD_OUT_PHOTOS, _skimage_photo, load_rgb
+from restyle.training.data import load_rgb
 from restyle.training.effects.patches import patch_transfer
 from restyle.training.texture import texture_score
-
-HELD_OUT = HELD_OUT_PHOTOS
 
 
 def _scores(photos: dict[str, np.ndarray], style: np.ndarray, results: list[np.ndarray]
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet", type=Path)
     args = parser.parse_args(argv)
     style = (load_rgb(args.style) * 255.0 + 0.5).astype(np.uint8)
-    photos = {n: (_skimage_photo(n) * 255.0 + 0.5).astype(np.uint8) for n in HELD_OUT}
+    photos = held_out_photos()
     rows: list[dict[str, object]] = []
     sheet: list[tuple[str, list[Image.Image]]] = [
         ("photo", [Image.fromarray(p) for p in photos.values()])]

@@ -22,17 +22,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _held_out import held_out_photos
 from PIL import Image
 
 from restyle import Stylizer
 from restyle.modelinfo import read_model_info
 from restyle.training.bundled import BUNDLED, SEED
-from restyle.training.data import HELD_OUT_PHOTOS, _skimage_photo
 from restyle.training.effects import render_effect
 from restyle.training.procedural import draw_style
 from restyle.training.texture import texture_score
-
-HELD_OUT = HELD_OUT_PHOTOS
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -43,7 +41,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def measure(styles_dir: Path, only: list[str] | None,
             sheet: list[tuple[str, list[Image.Image]]] | None = None) -> list[dict[str, object]]:
-    photos = {n: (_skimage_photo(n) * 255.0 + 0.5).astype(np.uint8) for n in HELD_OUT}
+    photos = held_out_photos()
+    if sheet is not None:  # the sheet's first row: the photos
+        sheet.append(("photo", [Image.fromarray(p) for p in photos.values()]))
     rows: list[dict[str, object]] = []
     for recipe in BUNDLED:
         path = styles_dir / f"{recipe.name}.onnx"
@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sheet: list[tuple[str, list[Image.Image]]] | None = None
     if args.sheet:
-        sheet = [("photo", [Image.fromarray((_skimage_photo(n) * 255.0 + 0.5).astype(np.uint8))
-                            for n in HELD_OUT])]
+        sheet = []
     rows = measure(args.styles_dir, args.only, sheet)
     if sheet is not None and args.sheet is not None:
         from restyle.gallery import write_gallery
