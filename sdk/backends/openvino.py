@@ -74,11 +74,15 @@ def compile_model(model: OnnxModel, *, threads: int | None = None, throughput: b
     except Exception as exc:  # a file it cannot parse, or a layer its CPU kernels lack
         from restyle.precision import cpu_isa
 
+        reduced = str((options or {}).get("INFERENCE_PRECISION_HINT", "f32")) != "f32"
+        way_out = ("its kernels for this CPU lack a layer of the model in that precision: run it "
+                   "in fp32 (`--precision fp32`) or on another backend (`--backend ort_cpu`)"
+                   if reduced else
+                   "re-export it with `restyle export` if the file is old or damaged, else run "
+                   "it on another backend (`--backend ort_cpu`) or in fp32 (`--precision fp32`)")
         raise ModelFormatError(
             f"OpenVINO cannot compile {name} for this CPU ({cpu_isa()}, precision options "
-            f"{dict(options or {})}): {exc}; re-export it with `restyle export` if the file is "
-            "old or damaged, else run it on another backend (`--backend ort_cpu`) or in fp32 "
-            "(`--precision fp32`)") from exc
+            f"{dict(options or {})}): {exc}; {way_out}") from exc
 
 
 class CompiledFromOnnx:

@@ -114,8 +114,13 @@ def test_openvino_compile_once_run_many(tiny_model: Path, ref: Reference) -> Non
     with pytest.raises(ModelFormatError, match=r"(?s)OpenVINO cannot read .*restyle export"):
         compile_model(b"not a model")
     # a model it reads but cannot compile as asked: the error names the CPU and the way out
-    with pytest.raises(ModelFormatError, match=r"(?s)cannot compile .* for this CPU .*--backend"):
+    # (a reduced precision it lacks kernels for is no reason to re-export)
+    with pytest.raises(ModelFormatError,
+                       match=r"(?s)cannot compile .* for this CPU .*--backend") as refused:
         compile_model(tiny_model, options={"INFERENCE_PRECISION_HINT": "no-such-precision"})
+    assert "re-export" not in str(refused.value) and "fp32" in str(refused.value)
+    with pytest.raises(ModelFormatError, match=r"(?s)cannot compile .*re-export"):
+        compile_model(tiny_model, options={"NO_SUCH_PROPERTY": "1"})
 
 
 @needs_openvino
