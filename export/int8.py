@@ -9,22 +9,24 @@ missing) → the recipe, the calibration set, the source's sha256 and the measur
 ``restyle.quantization`` → atomic write of ``MODEL.int8.onnx``.
 
 The recipe (measured on the project's CPUs, ``docs/precision.md``): NNCF's ``MIXED`` preset
-(symmetric weights, asymmetric activations) with every InstanceNormalization left in float
-(quantising InstanceNorm's input costs 6–10 dB; the AVX2 int8 deconvolution kernel is slower than
-fp32, which ``MIXED`` leaves float), the first convolution left in float too, and the full bias
-correction: on the worst held-out photo ``realtime`` goes from 33.7 dB (fast bias correction) to
-34.7 (full) to 35.6 (first convolution float), at no measurable cost in speed. Activation
-ranges come from NNCF's histogram estimator (the range that minimises the quantisation error of
-the calibration activations, not their averaged extremes), and the calibration crops are 512²
-squares from photos scaled up to 4× as well as down (a 1080p frame of a smaller photo is smoother
-than any crop of it, and InstanceNorm at 1/8 resolution sees 64² instead of 32²). Worst held-out
-photo, as it is / enlarged to 1080p: ``realtime`` 34.5 / 27.9 dB with the session-4 recipe,
-36.6 / 30.0 with the histogram and 256² crops enlarged up to 2.5×, **35.4 / 35.1** with 512² crops
-enlarged up to 4× (the crop size is the lever: 384² gives 32.5 at 1080p, 640² and 768² 34.9 and
-34.6); ``compact`` (psychedelic) 35.6 → 37.3 at 1080p. The quantile and outlier-free estimators
-were worse. Calibration crops come from ordinary photos only: with the averaged min-max ranges of
-the first recipe darkened copies narrowed them and cost 10–20 dB (with the histogram, one crop in
-eight darkened changes nothing).
+(symmetric weights, asymmetric activations) with every InstanceNormalization **and every Add**
+left in float, the first convolution left in float too, and the full bias correction. The Adds are
+the residual stream: quantised, it is rounded at every block's input and output and the error
+accumulates down the chain (a trained ``johnson``, five blocks: 31.4 dB worst held-out photo with
+them quantised, 39.5 float; ``realtime`` 35.1 → 37.3, ``compact`` 38.7 → 39.6) at no measurable
+cost in speed (the convolutions stay int8). Quantising InstanceNorm's input costs 6–10 dB; the
+first convolution float and the full bias correction took ``realtime`` from 33.7 to 35.6 dB.
+Activation ranges come from NNCF's histogram estimator (the range that minimises the quantisation
+error of the calibration activations, not their averaged extremes), and the calibration crops are
+512² squares from photos scaled up to 4× as well as down (a 1080p frame of a smaller photo is
+smoother than any crop of it, and InstanceNorm at 1/8 resolution sees 64² instead of 32²; 256²
+crops left ``realtime`` at 30 dB at 1080p). The quantile and outlier-free estimators were worse.
+Calibration crops come from ordinary photos only (darkened copies narrowed the averaged ranges of
+the first recipe and cost 10–20 dB).
+
+Where a model still fails the gate, the convolutions that cost it most are restored to fp32, one
+at a time (:mod:`restyle.export.int8_restore`), up to ``max_float_layers``; which ones is recorded
+in the model, and the refusal says how far the restoration got.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from numpy.typing import NDArray
 
 from restyle._optional import require
 from restyle.errors import ConfigError, ExportError, QualityGateError
+from restyle.export.int8_restore import quantised_layers, restore_until
 from restyle.export.metadata import write_metadata
 from restyle.export.verify import check_graph
 from restyle.images import IMAGE_SUFFIXES
@@ -53,8 +56,9 @@ from restyle.precision import (
     GateReport,
     graph_precision,
     int8_path,
+    psnr,
 )
-from restyle.precision_choice import Runner, measure_gate
+from restyle.precision_choice import Runner
 from restyle.samples import fit_photo, load_photos, sample_photos
 
 __all__ = ["HELDOUT_SKIMAGE", "RECIPE", "QuantizeReport", "heldout_photos", "quantize"]
@@ -69,8 +73,10 @@ RECIPE: dict[str, Any] = {
     "tool": "nncf",
     "method": "post-training static quantisation, QDQ",
     "preset": "mixed",
-    "ignored_types": ["InstanceNormalization"],
+    "ignored_types": ["InstanceNormalization", "Add"],
     "ignored_nodes": "the first convolution (it reads the image)",
+    "float_fallback": "while the gate fails, the convolutions whose float twin gains most on the "
+                      "failing photos are restored to fp32, one at a time, up to max_float_layers",
     "fast_bias_correction": False,
     "activations_range": "histogram",
     "calibration_scales": "each crop from its photo scaled between fitting the crop and "
@@ -169,6 +175,16 @@ def heldout_photos(folder: str | os.PathLike[str] | None, *, calibration: list[P
     return load_photos(paths, max_side=GATE_SIDE), label
 
 
+def _memory_runner(model: onnx.ModelProto, beside: Path, io: str) -> Runner:
+    """A runner for an in-memory model (written next to ``beside`` while it compiles)."""
+    scratch = beside.with_name(f"{beside.stem}.candidate.onnx")
+    onnx.save(model, str(scratch))
+    try:
+        return _runner(scratch, io)[0]
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
 def _runner(path: Path, io: str) -> tuple[Runner, str]:
     """Run ``path`` on OpenVINO (f32 for the float layers) or, without it, ONNX Runtime."""
     from restyle.backends.base import ModelIO
@@ -205,6 +221,7 @@ def quantize(
     crop_size: int = CALIBRATION_CROP,
     min_psnr_db: float = MIN_PSNR_DB,
     seed: int = 0,
+    max_float_layers: int | None = None,
 ) -> QuantizeReport:
     """Quantise an fp32 restyle ONNX model to int8 and check it against fp32 on held-out photos.
 
@@ -217,6 +234,9 @@ def quantize(
         crop_size: Side of each crop in pixels (the default keeps 1080p frames in range).
         min_psnr_db: The gate: least PSNR against fp32 over the held-out photos.
         seed: Seed of the crop positions.
+        max_float_layers: When the gate fails, at most this many convolutions are restored to
+            fp32 (the costliest first, :mod:`restyle.export.int8_restore`) to pass it; default a
+            quarter of the quantised ones; 0 refuses at once.
 
     Returns:
         The path, metadata, gate measurement and calibration record.
@@ -274,28 +294,47 @@ def quantize(
     with atomic_output(target) as tmp:
         onnx.save(int8, str(tmp))
         reference, runtime = _runner(src_p, info.io)
-        candidate, _ = _runner(tmp, info.io)
         # The gate holds at both sizes: the held-out photos as they are and enlarged to a
         # 1080p frame, whose smoother content the quantisation serves worse (InstanceNorm
         # amplifies its noise; docs/precision.md) -- a model passed on small photos alone
         # could be refused by nobody and still fail every 1080p video frame.
         enlarged = {f"{k}@{LARGE[0]}p": fit_photo(v, *LARGE) for k, v in photos.items()}
-        gate = measure_gate(reference, candidate, threshold_db=min_psnr_db, runtime=runtime,
-                            photos={**photos, **enlarged},
-                            label=f"{heldout_label}, as they are and enlarged to "
-                                  f"{LARGE[0]}x{LARGE[1]}")
+        gate_photos = {**photos, **enlarged}
+        expected = {k: reference(v[None]) for k, v in gate_photos.items()}
+        label = f"{heldout_label}, as they are and enlarged to {LARGE[0]}x{LARGE[1]}"
+        candidate, _ = _runner(tmp, info.io)
+        gate = GateReport({k: psnr(want, candidate(gate_photos[k][None]))
+                           for k, want in expected.items()},
+                          threshold_db=min_psnr_db, runtime=runtime, photos=label)
+        log.info("int8 against fp32 (%s): %s", runtime, gate.summary())
+        layers = quantised_layers(int8)
+        allowed = len(layers) // 4 if max_float_layers is None else max_float_layers
+        restored: dict[str, float] = {}
+        tried = ""
+        if not gate.passed and allowed > 0:
+            log.info("int8 below the gate: ranking %d layers to keep up to %d in float",
+                     len(layers), allowed)
+            fixed = restore_until(int8, fp32, run=lambda m: _memory_runner(m, tmp, info.io),
+                                  reference=expected, photos=gate_photos, gate=gate,
+                                  max_layers=allowed)
+            if fixed.gate.passed:
+                int8, gate, restored = fixed.model, fixed.gate, fixed.float_layers
+                check_graph(int8)
+            else:
+                tried = (f"; with {len(fixed.float_layers)} of its {len(layers)} convolutions "
+                         f"in float, min {fixed.gate.min_psnr_db:.1f} dB")
         large = replace(gate, psnr_db={k: gate.psnr_db[k] for k in enlarged})
-        log.info("int8 against fp32 (%s): %s; at %dx%d: %s", runtime, gate.summary(), *LARGE,
-                 large.summary())
+        log.info("at %dx%d: %s", *LARGE, large.summary())
         if not gate.passed:
             shown = ", ".join(f"{k} {v:.1f} dB" for k, v in gate.psnr_db.items())
             raise QualityGateError(
                 f"int8 refused for {src_p}: {gate.summary()} ({shown}) is below "
-                f"{min_psnr_db:g} dB; calibrate on photos like yours (--calibration DIR) or "
-                "keep fp32")
+                f"{min_psnr_db:g} dB{tried}; calibrate on photos like yours (--calibration DIR), "
+                "allow more float layers (--max-float-layers N) or keep fp32")
         record = {
             "recipe": {**RECIPE, "nncf_version": nncf.__version__, "subset_size": len(images),
-                       "ignored_names": first},
+                       "ignored_names": first, "max_float_layers": allowed},
+            "float_layers": {"restored": restored, "quantised": len(layers) - len(restored)},
             "calibration": calibration_record, "gate": gate.as_dict(),
             "at_1080p": {"min_psnr_db": large.min_psnr_db, "mean_psnr_db": large.mean_psnr_db,
                          "psnr_db": large.psnr_db},

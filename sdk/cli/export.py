@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_int8_report(quantize(
                 result.path, calibration=args.calibration, heldout=args.heldout,
-                crops=args.crops, crop_size=args.crop_size, min_psnr_db=args.min_psnr))
+                crops=args.crops, crop_size=args.crop_size, min_psnr_db=args.min_psnr,
+                max_float_layers=args.max_float_layers))
         except QualityGateError as exc:  # the fp32 model stands; int8 is refused
             log.error("%s", exc)
             int8_failed = True

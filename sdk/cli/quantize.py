@@ -23,6 +23,9 @@ def add_int8_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
     p.add_argument("--min-psnr", type=float, default=MIN_PSNR_DB, metavar="DB",
                    help=f"quality gate: least PSNR against fp32 over the held-out photos "
                         f"(default {MIN_PSNR_DB:g})")
+    p.add_argument("--max-float-layers", type=int, default=None, metavar="N",
+                   help="when the gate fails, restore up to N of the costliest convolutions to "
+                        "fp32 to pass it (default: a quarter of them; 0: refuse at once)")
 
 
 def write_int8_report(report: object) -> None:
@@ -42,6 +45,9 @@ def write_int8_report(report: object) -> None:
         out.write(f"at 1080p    min {report.large.min_psnr_db:.1f} dB, mean "
                   f"{report.large.mean_psnr_db:.1f} dB (the same photos enlarged; gated "
                   "too)\n")
+    restored = report.info.quantization.get("float_layers", {}).get("restored", {})
+    if restored:
+        out.write(f"in float    {', '.join(restored)} (restored to pass the gate)\n")
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -60,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
 
     report = quantize(resolve_model(args.model), args.output, calibration=args.calibration,
                       heldout=args.heldout, crops=args.crops, crop_size=args.crop_size,
-                      min_psnr_db=args.min_psnr)
+                      min_psnr_db=args.min_psnr, max_float_layers=args.max_float_layers)
     write_int8_report(report)
     return 0

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from restyle import Stylizer
@@ -15,6 +16,7 @@ from restyle.cli.main import main
 from restyle.errors import ConfigError, ModelFormatError, QualityGateError
 from restyle.export.chain import ExportResult
 from restyle.export.int8 import calibration_crops, heldout_photos, quantize
+from restyle.export.int8_restore import quantised_layers, restore_float
 from restyle.modelinfo import read_model_info
 from restyle.paths import file_sha256
 from restyle.precision import (
@@ -61,7 +63,9 @@ def test_quantize_writes_a_qdq_model_with_its_record(float_model: Path, int8_mod
     q = info.quantization
     assert info.precision == "int8" and info.style == "tiny-test"
     assert q["recipe"]["preset"] == "mixed"
-    assert q["recipe"]["ignored_types"] == ["InstanceNormalization"]
+    assert q["recipe"]["ignored_types"] == ["InstanceNormalization", "Add"]
+    assert q["float_layers"] == {"restored": {}, "quantised": len(quantised_layers(
+        onnx.load(str(int8_model))))}
     assert q["recipe"]["activations_range"] == "histogram"
     assert q["calibration"]["crops"] == 4
     assert q["calibration"]["photos"] == [p.name for p in sample_photos()]
@@ -96,6 +100,63 @@ def test_stylizer_runs_the_int8_model_and_reports_int8(float_model: Path,
 def test_gate_refuses_with_the_measured_number(float_model: Path, tmp_path: Path) -> None:
     with pytest.raises(QualityGateError, match=r"int8 refused .* min \d+\.\d dB"):
         quantize(float_model, tmp_path / "never.onnx", min_psnr_db=200.0, **QUICK)
+    assert not (tmp_path / "never.onnx").exists()
+
+
+def _ort(model: onnx.ModelProto | Path, scratch: Path) -> Stylizer:
+    path = model
+    if isinstance(model, onnx.ModelProto):
+        path = scratch / f"candidate-{len(list(scratch.iterdir()))}.onnx"
+        onnx.save(model, str(path))
+    return Stylizer(path, backend="ort_cpu")
+
+
+def test_restoring_layers_brings_the_int8_model_back_to_fp32(float_model: Path,
+                                                             int8_model: Path,
+                                                             tmp_path: Path) -> None:
+    fp32, int8 = onnx.load(str(float_model)), onnx.load(str(int8_model))
+    layers = quantised_layers(int8)
+    assert layers and quantised_layers(fp32) == []
+    one = restore_float(int8, fp32, layers[:1])
+    onnx.checker.check_model(one)
+    assert quantised_layers(one) == layers[1:]
+    every = restore_float(int8, fp32, layers)
+    onnx.checker.check_model(every)
+    assert quantised_layers(every) == []
+    assert not any(n.op_type == "QuantizeLinear" and "relu" in n.name for n in every.graph.node)
+    photo = np.asarray(
+        __import__("PIL.Image", fromlist=["Image"]).open(sample_photos()[0]).convert("RGB"))
+    with _ort(float_model, tmp_path) as st:
+        ref = st(photo)
+    with _ort(int8, tmp_path) as st:
+        quantised = psnr(ref, st(photo))
+    with _ort(every, tmp_path) as st:
+        restored = psnr(ref, st(photo))
+    assert restored > quantised + 3 and restored > 40
+    with pytest.raises(KeyError):
+        restore_float(int8, fp32, ["no-such-layer"])
+
+
+def test_gate_restores_the_costliest_layers_to_float_to_pass(float_model: Path,
+                                                            int8_model: Path,
+                                                            tmp_path: Path) -> None:
+    recorded = read_model_info(int8_model).quantization["gate"]["min_psnr_db"]
+    layers = quantised_layers(onnx.load(str(int8_model)))
+    want = recorded + 0.5
+    report = quantize(float_model, tmp_path / "kept.onnx", min_psnr_db=want,
+                      max_float_layers=len(layers), **QUICK)
+    restored = report.info.quantization["float_layers"]["restored"]
+    assert restored and set(restored) <= set(layers)
+    assert report.gate.min_psnr_db >= want
+    assert quantised_layers(onnx.load(str(report.path))) == [n for n in layers
+                                                             if n not in restored]
+    with pytest.raises(QualityGateError, match=r"with 1 of its \d+ convolutions in float"):
+        quantize(float_model, tmp_path / "never.onnx", min_psnr_db=200.0, max_float_layers=1,
+                 **QUICK)
+    with pytest.raises(QualityGateError) as refused:
+        quantize(float_model, tmp_path / "never.onnx", min_psnr_db=200.0, max_float_layers=0,
+                 **QUICK)
+    assert "in float" not in str(refused.value)
     assert not (tmp_path / "never.onnx").exists()
 
 
@@ -168,7 +229,7 @@ def test_heldout_photos_never_overlap_the_calibration(tmp_path: Path) -> None:
         heldout_photos(folder, calibration=[folder / "a.jpg"])
 
 
-def test_cli_quantize_and_refusal(float_model: Path, tmp_path: Path,
+def test_cli_quantize_and_refusal(float_model: Path, int8_model: Path, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.int8.onnx"
     assert main(["quantize", str(float_model), "-o", str(out), "--crops", "2", "--crop-size",
@@ -178,6 +239,11 @@ def test_cli_quantize_and_refusal(float_model: Path, tmp_path: Path,
     assert main(["quantize", str(float_model), "-o", str(tmp_path / "x.onnx"), "--crops", "2",
                  "--crop-size", "64", "--min-psnr", "300"]) != 0
     assert "int8 refused" in capsys.readouterr().err
+    recorded = read_model_info(int8_model).quantization["gate"]["min_psnr_db"]
+    assert main(["quantize", str(float_model), "-o", str(tmp_path / "kept.onnx"), "--crops",
+                 "4", "--crop-size", "64", "--min-psnr", f"{recorded + 0.5:.2f}",
+                 "--max-float-layers", "99"]) == 0
+    assert "(restored to pass the gate)" in capsys.readouterr().out
 
 
 def test_bench_precision_rows_report_what_ran(float_model: Path, int8_model: Path,
