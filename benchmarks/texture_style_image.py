@@ -8,9 +8,12 @@ baseline (histogram matching = 1.0) and the patch-transfer teacher itself.
 Each model is run (ONNX Runtime, fp32) on the held-out photos (astronaut, camera, coffee, coins:
 none is a training photo) and scored against ``STYLE.png`` with
 :mod:`restyle.training.texture` (not a training loss: oriented-gradient and LBP histograms;
-1.0 = histogram matching to the style, lower = more of its texture). ``--teacher`` also scores
-the patch transfer (:mod:`restyle.training.effects.patches`) that ``restyle train --patches``
-distils: the ceiling the trained model approaches. Needs the ``train`` and ``dev`` extras.
+1.0 = histogram matching to the style, lower = more of its texture), with how much of each
+photo's layout survives beside it (``content``:
+:func:`restyle.training.texture.content_correlation`, 1.0 = the photo's own edges; a line drawing
+scores lower than a painting of the same scene). ``--teacher`` also scores the patch transfer
+(:mod:`restyle.training.effects.patches`) that ``restyle train --patches`` distils: the ceiling
+the trained model approaches. Needs the ``train`` and ``dev`` extras.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from PIL import Image
 from restyle import Stylizer
 from restyle.training.data import load_rgb
 from restyle.training.effects.patches import patch_transfer
-from restyle.training.texture import texture_score
+from restyle.training.texture import content_correlation, texture_score
 
 
 def _scores(photos: dict[str, np.ndarray], style: np.ndarray, results: list[np.ndarray]
@@ -59,9 +62,13 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((name, [np.asarray(st(p)) for p in photos.values()]))
     for name, results in runs:
         scores = _scores(photos, style, results)
+        content = [content_correlation(p, r) for p, r in zip(photos.values(), results,
+                                                            strict=True)]
         row = {"model": name, "style": args.style.name,
                "texture": [round(s, 2) for s in scores],
-               "texture_mean": round(float(np.mean(scores)), 2)}
+               "texture_mean": round(float(np.mean(scores)), 2),
+               "content": [round(c, 2) for c in content],
+               "content_mean": round(float(np.mean(content)), 2)}
         rows.append(row)
         sheet.append((name, [Image.fromarray(r) for r in results]))
         sys.stdout.write(json.dumps(row) + "\n")

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from numpy.typing import NDArray
 
-from restyle.training.texture import histogram_match, texture_distance, texture_score
+from restyle.training.texture import (
+    content_correlation,
+    histogram_match,
+    texture_distance,
+    texture_score,
+)
 
 
 def _photo(seed: int = 0, size: int = 192) -> NDArray[np.uint8]:
@@ -65,3 +71,28 @@ def test_distance_is_symmetric_and_bounded() -> None:
     a, b = _photo(0), _hatched(_photo(1))
     d = texture_distance(a, b)
     assert d == texture_distance(b, a) and 0.0 < d <= 1.0
+
+
+def _shapes(seed: int, size: int = 384) -> NDArray[np.uint8]:
+    """A scene with a layout: light and dark discs and bars on a mid-grey ground."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    tone = np.full((size, size), 0.5)
+    for _ in range(5):
+        cy, cx, r = rng.random(3) * [0.8, 0.8, 0.12] + [0.1, 0.1, 0.06]
+        tone[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = rng.choice([0.15, 0.9])
+        top, left = (rng.random(2) * 0.8 * size).astype(int)
+        tone[top:top + size // 12, left:left + size // 4] = rng.choice([0.2, 0.85])
+    out: NDArray[np.uint8] = (np.repeat(tone[..., None], 3, axis=2) * 255).astype(np.uint8)
+    return out
+
+
+def test_content_correlation_keeps_a_hatched_photo_and_loses_another_scene() -> None:
+    photo = _shapes(0)
+    hatched = _hatched(photo)  # the same scene drawn in hatching: its layout survives
+    other = _hatched(_shapes(3))  # the same texture over another scene
+    assert content_correlation(photo, photo) > 0.999
+    kept, lost = content_correlation(photo, hatched), content_correlation(photo, other)
+    assert kept > 0.6 and lost < 0.3, (kept, lost)
+    with pytest.raises(ValueError, match="differ in shape"):
+        content_correlation(photo, photo[:, :300])
