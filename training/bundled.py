@@ -45,6 +45,8 @@ class BundledRecipe:
     image: str | None = None
     """The procedural style image (:func:`restyle.training.procedural.draw_style`); ``None``:
     the style's own name."""
+    style_weight: float = 10.0
+    """The style loss's weight (style-image recipes; the palette styles were built with 10)."""
 
 
 BUNDLED: tuple[BundledRecipe, ...] = (
@@ -56,6 +58,11 @@ BUNDLED: tuple[BundledRecipe, ...] = (
                             "(compact, random-feature losses)"),
     BundledRecipe("popart", "pop-art primaries: flat red, yellow, blue and teal colour areas "
                             "(compact, random-feature losses; a palette, no Ben-Day dots)"),
+    BundledRecipe("starry", "Van Gogh's night-sky colours, ultramarine, ochre and cadmium "
+                            "yellow, laid on in short paint dabs (compact, random-feature "
+                            "losses from a drawn swirling brushwork image; dabs, not his long "
+                            "swirls)",
+                  steps=1500, size=192, style_weight=40.0, image="brushwork"),
     BundledRecipe("ink", "pen-and-ink drawing on warm paper, learnt from XDoG renderings "
                          "(realtime generator, paired mode)",
                   steps=4000, arch="realtime", effect="ink", size=128),
@@ -129,7 +136,7 @@ def build_style(recipe: BundledRecipe, work: Path, styles_dir: Path, *,
     settings = functools.partial(
         TrainConfig, out=run, arch=recipe.arch, steps=recipe.steps, name=recipe.name,
         description=recipe.description, size=recipe.size, batch_size=recipe.batch_size,
-        license=LICENSE, threads=threads,
+        license=LICENSE, threads=threads, style_weight=recipe.style_weight,
         attribution=attribution(recipe.image or recipe.name, recipe.effect))
     if recipe.effect is not None:
         from restyle.training.effects import write_effect_pairs

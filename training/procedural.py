@@ -112,8 +112,47 @@ def pointillism(seed: int, size: int) -> Image.Image:
     return img
 
 
+def brushwork(seed: int, size: int) -> Image.Image:
+    """Thick oil-paint brushwork after Van Gogh's night skies: strokes 6–8 px wide and 18–40 px
+    long laid edge to edge along a swirling flow, in ultramarine, cobalt, teal, ochre, cadmium
+    yellow and white, each with a lighter ridge along one side; no canvas shows between them."""
+    rng = np.random.default_rng(seed)
+    phases = rng.uniform(0, 6.3, 4)
+
+    def angle(x: float, y: float) -> float:  # the flow: two interfering swirls
+        u, v = x / size * 6.3, y / size * 6.3
+        return float(np.sin(u * 0.9 + phases[0]) * 1.6 + np.cos(v * 1.3 + phases[1]) * 1.2
+                     + np.sin((u + v) * 0.7 + phases[2]) * 0.8)
+
+    def tone(x: float, y: float) -> float:  # broad light and dark areas pick the colours
+        u, v = x / size * 6.3, y / size * 6.3
+        return float(0.5 + 0.25 * np.sin(u * 0.8 + phases[3]) + 0.25 * np.cos(v * 0.6 - u * 0.4))
+
+    dark = [(20, 40, 110), (30, 70, 160), (20, 110, 130), (40, 60, 140)]
+    light = [(230, 190, 40), (245, 225, 120), (200, 140, 40), (240, 240, 225), (90, 150, 210)]
+    img = Image.new("RGB", (size, size), (25, 45, 100))
+    draw = ImageDraw.Draw(img)
+    count = int(4.5 * size * size / 600)
+    for _ in range(count):
+        x, y = rng.uniform(-10, size + 10, 2)
+        a = angle(x, y) + rng.normal(0, 0.15)
+        half = rng.uniform(9, 20)
+        dx, dy = np.cos(a) * half, np.sin(a) * half
+        palette = light if rng.random() < tone(x, y) else dark
+        colour = np.array(palette[int(rng.integers(len(palette)))], np.float64)
+        colour = np.clip(colour * rng.uniform(0.85, 1.1), 0, 255)
+        width = int(rng.integers(6, 9))
+        draw.line((x - dx, y - dy, x + dx, y + dy), fill=tuple(int(c) for c in colour),
+                  width=width)
+        ox, oy = -np.sin(a) * width * 0.3, np.cos(a) * width * 0.3  # the ridge, lighter
+        ridge = tuple(int(c) for c in np.clip(colour * 1.25 + 25, 0, 255))
+        draw.line((x - dx * 0.8 + ox, y - dy * 0.8 + oy, x + dx * 0.8 + ox, y + dy * 0.8 + oy),
+                  fill=ridge, width=max(1, width // 4))
+    return img
+
+
 DRAWINGS: dict[str, Drawing] = {"mosaic": mosaic, "sunset": sunset, "popart": popart,
-                                "pointillism": pointillism}
+                                "pointillism": pointillism, "brushwork": brushwork}
 
 
 def draw_style(name: str, *, seed: int = 7, size: int = 512) -> Image.Image:
