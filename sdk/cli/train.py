@@ -67,7 +67,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="optimisation steps (default: 500)")
     p.add_argument("--lr", type=float, help="peak learning rate, one-cycle (default: 2e-3)")
     p.add_argument("--content-weight", type=float)
-    p.add_argument("--style-weight", type=float)
+    p.add_argument("--style-weight", type=float,
+                   help="weight of the style image's loss (default: 40; 10 with --patches): "
+                        "higher draws more of its strokes and less of the photo")
     p.add_argument("--tv-weight", type=float)
     p.add_argument("--adversarial-weight", type=float, help="0 turns the discriminator off")
     p.add_argument("--pixel-weight", type=float, help="paired mode: L1 loss to the target")
@@ -104,7 +106,7 @@ def _describe(args: argparse.Namespace) -> int:
 
 #: Loss weights of ``--patches`` unless given: the adversarial loss carries the texture the L1
 #: loss would average away (docs/training-experiments.md, "a patch-transfer teacher").
-PATCH_WEIGHTS = {"pixel_weight": 1.0, "adversarial_weight": 2.0}
+PATCH_WEIGHTS = {"pixel_weight": 1.0, "adversarial_weight": 2.0, "style_weight": 10.0}
 
 
 def _patch_pairs(args: argparse.Namespace) -> Path:
