@@ -61,6 +61,8 @@ class TrainConfig:
             weight is 40 since session 8 (was 10): on held-out photos and style images it drew
             more of a style's fine structure (brush marks 0.59 → 0.45 on the texture statistic,
             hatching 0.47 → 0.42) while the photo's layout stayed (docs/training-experiments.md).
+            ``restyle train`` uses 10 in paired mode, where the style loss sits beside the L1
+            loss to the targets; pass ``style_weight=10`` for that balance here.
         pixel_weight, feature_weight: Paired-mode loss weights (L1 to the target, relative
             error of the feature maps against the target's).
         adversarial_loss: ``hinge``, ``nonsaturating`` or ``lsgan``.

@@ -68,7 +68,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="peak learning rate, one-cycle (default: 2e-3)")
     p.add_argument("--content-weight", type=float)
     p.add_argument("--style-weight", type=float,
-                   help="weight of the style image's loss (default: 40; 10 with --patches): "
+                   help="weight of the style image's loss (default: 40; 10 in paired mode, "
+                        "--pairs/--teacher/--patches): "
                         "higher draws more of its strokes and less of the photo")
     p.add_argument("--tv-weight", type=float)
     p.add_argument("--adversarial-weight", type=float, help="0 turns the discriminator off")
@@ -106,7 +107,9 @@ def _describe(args: argparse.Namespace) -> int:
 
 #: Loss weights of ``--patches`` unless given: the adversarial loss carries the texture the L1
 #: loss would average away (docs/training-experiments.md, "a patch-transfer teacher").
-PATCH_WEIGHTS = {"pixel_weight": 1.0, "adversarial_weight": 2.0, "style_weight": 10.0}
+PAIRED_STYLE_WEIGHT = 10.0
+PATCH_WEIGHTS = {"pixel_weight": 1.0, "adversarial_weight": 2.0,
+                 "style_weight": PAIRED_STYLE_WEIGHT}
 
 
 def _patch_pairs(args: argparse.Namespace) -> Path:
@@ -183,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
                  if (v := getattr(args, k)) is not None}
         if args.patches:  # the weights that drew the most texture from patch pairs (docs)
             given = {**PATCH_WEIGHTS, **given}
+        # paired mode's style loss sits beside its L1 loss: that balance was measured at 10
+        paired = {"style_weight": PAIRED_STYLE_WEIGHT} if pairs is not None else {}
         config = TrainConfig(
             style=tuple(args.style or ()), content=content, pairs=pairs,
             init_from=args.init_from, out=args.out, width=args.width, blocks=args.blocks,
@@ -191,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
             name=args.name,
             description=args.description, attribution=args.attribution, license=args.license,
-            **{**preset_settings(args.preset), **given},
+            **{**paired, **preset_settings(args.preset), **given},
         )
         result = train(config)
     sys.stdout.write(f"{result.generator}\n")

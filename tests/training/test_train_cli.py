@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from restyle.cli.main import main
@@ -87,3 +88,23 @@ def test_weights_path_stored_absolute_so_resume_works_elsewhere(
     (work / "run" / "generator.safetensors").unlink()  # as if stopped before the end
     monkeypatch.chdir(elsewhere)
     assert main(["-q", "train", "--resume", str(work / "run")]) == 0
+
+
+def test_style_weight_default_is_40_and_10_in_paired_mode(style_image: Path, content_dir: Path,
+                                                         tmp_path: Path) -> None:
+    from restyle.training.effects import write_effect_pairs
+
+    tiny = ["--arch", "compact", "--width", "4", "--blocks", "1", "--size", "32",
+            "--batch-size", "1", "--steps", "1"]
+    assert main(["-q", "train", "--style", str(style_image), "--content", str(content_dir),
+                 *tiny, "--out", str(tmp_path / "style")]) == 0
+    assert json.loads((tmp_path / "style" / "config.json").read_text())["style_weight"] == 40.0
+    rng = np.random.default_rng(0)
+    photos = {f"p{i}": (rng.random((48, 48, 3)) * 255).astype(np.uint8) for i in range(2)}
+    write_effect_pairs(tmp_path / "pairs", effect="ink", photos=photos)
+    assert main(["-q", "train", "--pairs", str(tmp_path / "pairs"), "--style", str(style_image),
+                 *tiny, "--out", str(tmp_path / "paired")]) == 0
+    assert json.loads((tmp_path / "paired" / "config.json").read_text())["style_weight"] == 10.0
+    assert main(["-q", "train", "--pairs", str(tmp_path / "pairs"), "--style", str(style_image),
+                 *tiny, "--style-weight", "3", "--out", str(tmp_path / "given")]) == 0
+    assert json.loads((tmp_path / "given" / "config.json").read_text())["style_weight"] == 3.0
