@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from restyle._optional import require
 from restyle.errors import ConfigError, ExportError, QualityGateError
-from restyle.export.int8_restore import quantised_layers, restore_until
+from restyle.export.int8_restore import psnr_against, quantised_layers, restore_until
 from restyle.export.metadata import write_metadata
 from restyle.export.verify import check_graph
 from restyle.images import IMAGE_SUFFIXES
@@ -56,7 +56,6 @@ from restyle.precision import (
     GateReport,
     graph_precision,
     int8_path,
-    psnr,
 )
 from restyle.precision_choice import Runner
 from restyle.samples import fit_photo, load_photos, sample_photos
@@ -303,8 +302,7 @@ def quantize(
         expected = {k: reference(v[None]) for k, v in gate_photos.items()}
         label = f"{heldout_label}, as they are and enlarged to {LARGE[0]}x{LARGE[1]}"
         candidate, _ = _runner(tmp, info.io)
-        gate = GateReport({k: psnr(want, candidate(gate_photos[k][None]))
-                           for k, want in expected.items()},
+        gate = GateReport(psnr_against(expected, candidate, gate_photos),
                           threshold_db=min_psnr_db, runtime=runtime, photos=label)
         log.info("int8 against fp32 (%s): %s", runtime, gate.summary())
         layers = quantised_layers(int8)

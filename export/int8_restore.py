@@ -12,7 +12,7 @@ keep the bias correction they were calibrated with).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +20,10 @@ import onnx
 from numpy.typing import NDArray
 from onnx import numpy_helper
 
+from restyle.normgraph import prune
 from restyle.precision import GateReport, psnr
 
-__all__ = ["Restoration", "quantised_layers", "restore_float", "restore_until"]
+__all__ = ["Restoration", "psnr_against", "quantised_layers", "restore_float", "restore_until"]
 
 log = logging.getLogger("restyle.export")
 
@@ -44,6 +45,16 @@ class Restoration:
     """Restored layer → what restoring it alone gained on the failing photos, in dB."""
     ranked: dict[str, float]
     """Every quantised layer → its gain alone, in dB (the ranking)."""
+
+
+def psnr_against(reference: Mapping[str, NDArray[np.uint8]],
+                 runner: Callable[[NDArray[np.uint8]], NDArray[np.uint8]],
+                 photos: Mapping[str, NDArray[np.uint8]],
+                 names: Iterable[str] | None = None) -> dict[str, float]:
+    """PSNR of ``runner``'s output against the cached ``reference`` output, per photo of
+    ``names`` (default: every photo of ``reference``)."""
+    return {p: psnr(reference[p], runner(photos[p][None]))
+            for p in (reference if names is None else names)}
 
 
 def _producers(model: onnx.ModelProto) -> dict[str, onnx.NodeProto]:
@@ -87,21 +98,6 @@ def _float_input(model: onnx.ModelProto, node: onnx.NodeProto,
         node.input[0] = q.input[0]
 
 
-def _prune(model: onnx.ModelProto) -> None:
-    """Drop the nodes and initializers nothing reads any more."""
-    needed = {o.name for o in model.graph.output}
-    keep: list[onnx.NodeProto] = []
-    for node in reversed(model.graph.node):
-        if any(out in needed for out in node.output):
-            keep.append(node)
-            needed.update(i for i in node.input if i)
-    del model.graph.node[:]
-    model.graph.node.extend(reversed(keep))
-    inits = [i for i in model.graph.initializer if i.name in needed]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(inits)
-
-
 def restore_float(int8: onnx.ModelProto, fp32: onnx.ModelProto,
                   names: list[str]) -> onnx.ModelProto:
     """A copy of ``int8`` in which the layers ``names`` compute in float again.
@@ -132,7 +128,7 @@ def restore_float(int8: onnx.ModelProto, fp32: onnx.ModelProto,
                     numpy_helper.to_array(tensor), fresh))
                 taken.add(fresh)
             node.input[slot] = fresh
-    _prune(out)
+    prune(out)
     return out
 
 
@@ -166,8 +162,7 @@ def restore_until(
     base = float(np.mean([gate.psnr_db[p] for p in failing]))
 
     def measure(model: onnx.ModelProto, names: list[str]) -> dict[str, float]:
-        runner = run(model)
-        return {p: psnr(reference[p], runner(photos[p][None])) for p in names}
+        return psnr_against(reference, run(model), photos, names)
 
     ranked = {}
     for name in layers:

@@ -34,7 +34,8 @@ from restyle._optional import require
 if TYPE_CHECKING:
     from onnx import ModelProto, NodeProto
 
-__all__ = ["MASK", "instance_norms", "stat_names", "statistics_model", "sum_names", "tile_model"]
+__all__ = ["MASK", "instance_norms", "prune", "stat_names", "statistics_model", "sum_names",
+           "tile_model"]
 
 INSTANCE_NORM = "InstanceNormalization"
 #: The tile-mask input of :func:`tile_model` with ``sums_of``.
@@ -88,7 +89,7 @@ def _reduce(model: ModelProto, helper: Any, op: str, src: str, dst: str, axes: s
     return helper.make_node(op, [src], [dst], axes=[2, 3], keepdims=1)
 
 
-def _prune(model: ModelProto) -> None:
+def prune(model: ModelProto) -> None:
     """Drop nodes, initializers and inputs that no graph output depends on."""
     needed = {o.name for o in model.graph.output}
     keep: list[NodeProto] = []
@@ -144,7 +145,7 @@ def statistics_model(model: ModelProto) -> ModelProto:
     out.graph.node.extend(nodes)
     del out.graph.output[:]
     out.graph.output.extend(outputs)
-    _prune(out)
+    prune(out)
     return out  # type: ignore[no-any-return]
 
 
@@ -235,5 +236,5 @@ def tile_model(model: ModelProto, *, sums_of: int | None = None) -> ModelProto:
     out.graph.node.extend(nodes)
     del out.graph.output[:]
     out.graph.output.extend(outputs)
-    _prune(out)
+    prune(out)
     return out  # type: ignore[no-any-return]

@@ -49,12 +49,13 @@ _CONTENT_SIDE = 64
 Array = NDArray[np.float64]
 
 
-def _luma(rgb: NDArray[np.uint8]) -> Array:
+def _luma(rgb: NDArray[np.uint8], side: int = _SIDE,
+          resample: Image.Resampling = Image.Resampling.BILINEAR) -> Array:
+    """Luminance in [0, 1] with the shorter side resized to ``side``."""
     img = Image.fromarray(rgb).convert("RGB")
     w, h = img.size
-    scale = _SIDE / min(w, h)
-    img = img.resize((max(8, round(w * scale)), max(8, round(h * scale))),
-                     Image.Resampling.BILINEAR)
+    scale = side / min(w, h)
+    img = img.resize((max(8, round(w * scale)), max(8, round(h * scale))), resample)
     out: Array = np.asarray(img.convert("L")).astype(np.float64) / 255.0
     return out
 
@@ -171,12 +172,8 @@ def content_correlation(photo: NDArray[np.uint8], result: NDArray[np.uint8]) -> 
         True
     """
     def edges(rgb: NDArray[np.uint8]) -> Array:
-        img = Image.fromarray(rgb).convert("L")
-        w, h = img.size
-        scale = _CONTENT_SIDE / min(w, h)
-        small = img.resize((max(8, round(w * scale)), max(8, round(h * scale))),
-                           Image.Resampling.BOX)  # each output pixel the mean of its box
-        y = _blur3(np.asarray(small).astype(np.float64) / 255.0)
+        # BOX: each output pixel the mean of its box, so strokes average into tone
+        y = _blur3(_luma(rgb, _CONTENT_SIDE, Image.Resampling.BOX))
         gy, gx = np.gradient(y)
         out: Array = np.hypot(gx, gy).ravel()
         return out
