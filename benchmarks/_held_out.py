@@ -18,19 +18,27 @@ def held_out_photos() -> dict[str, np.ndarray]:
     return {n: (_skimage_photo(n) * 255.0 + 0.5).astype(np.uint8) for n in HELD_OUT_PHOTOS}
 
 
-def score_generator(generator: torch.nn.Module, style_image: np.ndarray, strip: Path
-                    ) -> list[float]:
-    """Texture statistic per held-out photo (cropped to multiples of 4) of ``generator``'s result
-    against ``style_image``; writes the results side by side to ``strip``."""
+def render_held_out(generator: torch.nn.Module) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(photo, result) per held-out photo, each cropped to multiples of 4, ``generator`` in eval
+    mode."""
     generator.eval()
-    scores, outs = [], []
+    pairs = []
     for photo in held_out_photos().values():
         h, w = photo.shape[0] // 4 * 4, photo.shape[1] // 4 * 4
         photo = np.ascontiguousarray(photo[:h, :w])
         with torch.no_grad():
             x = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float() / 255.0
             y = generator(x).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-        result = (y * 255.0 + 0.5).astype(np.uint8)
+        pairs.append((photo, (y * 255.0 + 0.5).astype(np.uint8)))
+    return pairs
+
+
+def score_generator(generator: torch.nn.Module, style_image: np.ndarray, strip: Path
+                    ) -> list[float]:
+    """Texture statistic per held-out photo (cropped to multiples of 4) of ``generator``'s result
+    against ``style_image``; writes the results side by side to ``strip``."""
+    scores, outs = [], []
+    for photo, result in render_held_out(generator):
         scores.append(round(texture_score(photo, result, style_image).score, 2))
         outs.append(Image.fromarray(result).resize((256, 256)))
     sheet = Image.new("RGB", (256 * len(outs), 256))

@@ -1,0 +1,145 @@
+"""Bounded experiment (issue 20, item 2): a generator that is *given the style's texture* as an
+input — a "canvas" of the style image tiled over the frame — and learns how to lay the photo
+into it.
+
+    python benchmarks/experiment_canvas.py STYLE.png OUT_DIR [--steps 1500] [--style-weight 40]
+        [--adversarial 0] [--content-weight 1] [--coarse-content BLOCK] [--no-canvas]
+
+Why: a large closed shape (a mosaic cell, a round dot) in a flat area of the photo is not a
+function of the photo, so a deterministic generator cannot draw it from the photo alone; the
+noise inputs tried before (``experiment_noise.py``) gave it something to draw from but nothing
+that looked like a cell. Here the thing to draw from *is* the style's structure: the style image,
+mirrored into a periodic tile, at a random offset per training sample (so the generator cannot
+learn the tile's layout), concatenated to the photo as three more input channels of
+``compact``. The losses are the plain style-image path's (content + Gram on random features),
+with the patch discriminator on style crops at ``--adversarial``; ``--coarse-content BLOCK``
+moves the content loss from 2-px to BLOCK-px luminance blocks; ``--no-canvas`` is the control.
+Prints the texture statistic and the content correlation on the held-out photos and writes a
+strip of the results (docs/training-experiments.md, "Session 9"). Not a product feature.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _held_out import render_held_out, score_generator
+from PIL import Image
+
+from restyle.training import TrainConfig
+from restyle.training.losses import luminance
+from restyle.training.models.base import ConvLayer
+from restyle.training.models.compact import Compact
+from restyle.training.step import TrainingRun
+from restyle.training.texture import content_correlation
+
+
+class CanvasCompact(torch.nn.Module):
+    """``compact`` whose first layer also sees a periodic canvas of the style image."""
+
+    size_multiple = 4
+
+    def __init__(self, canvas: torch.Tensor, width: int = 16, blocks: int = 3) -> None:
+        super().__init__()
+        self.net = Compact(width, blocks)
+        self.net.encoder[0] = ConvLayer(6, width, 3, padding_mode="zeros")
+        # mirror the style image into a tile that repeats without jumps: [s, flip_x(s)] ...
+        row = torch.cat([canvas, canvas.flip(-1)], dim=-1)
+        self.register_buffer("tile", torch.cat([row, row.flip(-2)], dim=-2))
+        self.random_offset = True
+
+    def canvas_for(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        th, tw = self.tile.shape[-2:]
+        reps = (h // th + 2, w // tw + 2)
+        big = self.tile.repeat(1, reps[0], reps[1])
+        out = []
+        for _ in range(n):
+            if self.training and self.random_offset:
+                top, left = int(torch.randint(th, ())), int(torch.randint(tw, ()))
+            else:
+                top = left = 0
+            out.append(big[:, top:top + h, left:left + w])
+        return torch.stack(out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, self.canvas_for(x)], dim=1))
+
+
+class CoarseContent(torch.nn.Module):
+    """Content as layout only: MSE of the standardised luminance at ``block``-pixel blocks, so
+    the generator may draw anything inside a block (a cell, a dot) as long as the photo's light
+    and dark areas stay where they are."""
+
+    def __init__(self, block: int) -> None:
+        super().__init__()
+        self.block = block
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.nn.functional.avg_pool2d(luminance(x), self.block)
+        mean = y.mean(dim=(2, 3), keepdim=True)
+        std = y.std(dim=(2, 3), keepdim=True) + 1e-3
+        return (y - mean) / std
+
+    def forward(self, generated: torch.Tensor, content: torch.Tensor,
+                *_: object) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(self._layout(generated), self._layout(content))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("style", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--style-weight", type=float, default=40.0)
+    parser.add_argument("--adversarial", type=float, default=0.0)
+    parser.add_argument("--content-weight", type=float, default=1.0)
+    parser.add_argument("--coarse-content", type=int, default=0, metavar="BLOCK",
+                        help="content loss on the luminance layout at BLOCK-px blocks instead "
+                             "of the random features")
+    parser.add_argument("--no-canvas", action="store_true",
+                        help="the control: plain compact, the same losses")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    config = TrainConfig(style=(args.style,), out=args.out / "run", arch="compact", size=192,
+                         batch_size=4, steps=args.steps, threads=2,
+                         style_weight=args.style_weight, adversarial_weight=args.adversarial,
+                         content_weight=args.content_weight,
+                         preview_every=0, checkpoint_every=0)
+    run = TrainingRun(config)
+    if args.coarse_content:
+        run.content_loss = CoarseContent(args.coarse_content)  # type: ignore[assignment]
+    if not args.no_canvas:
+        canvas = run.styles[0]
+        run.generator = CanvasCompact(canvas.cpu()).to(run.device)  # type: ignore[assignment]
+        run.generator.train()
+        run.opt_g = torch.optim.Adam(run.generator.parameters(), lr=config.lr)
+    start = time.perf_counter()
+    while run.step < config.steps:
+        log = run.train_step()
+        if run.step % 100 == 0:
+            rate = run.step / (time.perf_counter() - start)
+            sys.stderr.write(f"step {run.step}/{config.steps}, {rate:.2f} step/s {log}\n")
+    seconds = time.perf_counter() - start
+    torch.save(run.generator.state_dict(), args.out / "generator.pt")
+    style_image = np.asarray(Image.open(args.style).convert("RGB"))
+    scores = score_generator(run.generator, style_image, args.out / "sheet.png")
+    contents = [round(content_correlation(photo, result), 2)
+                for photo, result in render_held_out(run.generator)]
+    sys.stdout.write(json.dumps({
+        "canvas": not args.no_canvas, "coarse_content": args.coarse_content,
+        "content_weight": args.content_weight,
+        "style_weight": args.style_weight, "adversarial": args.adversarial,
+        "steps": args.steps, "seconds_per_step": round(seconds / config.steps, 3),
+        "texture": scores, "mean": round(float(np.mean(scores)), 2),
+        "content": contents, "content_mean": round(float(np.mean(contents)), 2)}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
