@@ -37,8 +37,15 @@ def score_generator(generator: torch.nn.Module, style_image: np.ndarray, strip: 
                     ) -> list[float]:
     """Texture statistic per held-out photo (cropped to multiples of 4) of ``generator``'s result
     against ``style_image``; writes the results side by side to ``strip``."""
+    return score_results(render_held_out(generator), style_image, strip)
+
+
+def score_results(pairs: list[tuple[np.ndarray, np.ndarray]], style_image: np.ndarray,
+                  strip: Path) -> list[float]:
+    """Texture statistic of each (photo, result) of :func:`render_held_out` against
+    ``style_image``; writes the results side by side to ``strip``."""
     scores, outs = [], []
-    for photo, result in render_held_out(generator):
+    for photo, result in pairs:
         scores.append(round(texture_score(photo, result, style_image).score, 2))
         outs.append(Image.fromarray(result).resize((256, 256)))
     sheet = Image.new("RGB", (256 * len(outs), 256))

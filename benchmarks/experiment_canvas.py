@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _held_out import render_held_out, score_generator
+from _held_out import render_held_out, score_results
 from PIL import Image
 
 from restyle.training import TrainConfig
@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     torch.save(run.generator.state_dict(), args.out / "generator.pt")
     style_image = np.asarray(Image.open(args.style).convert("RGB"))
-    scores = score_generator(run.generator, style_image, args.out / "sheet.png")
-    contents = [round(content_correlation(photo, result), 2)
-                for photo, result in render_held_out(run.generator)]
+    results = render_held_out(run.generator)
+    scores = score_results(results, style_image, args.out / "sheet.png")
+    contents = [round(content_correlation(photo, result), 2) for photo, result in results]
     sys.stdout.write(json.dumps({
         "canvas": not args.no_canvas, "coarse_content": args.coarse_content,
         "content_weight": args.content_weight,
