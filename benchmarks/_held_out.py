@@ -1,8 +1,11 @@
-"""The held-out evaluation the style-image experiments share: a PyTorch generator on the
-held-out photos, the texture statistic against the style image, and a strip of the results."""
+"""What the style-image experiments share: training a run to its last step with progress, and
+the held-out evaluation — a PyTorch generator on the held-out photos, the texture statistic
+against the style image, and a strip of the results."""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +13,21 @@ import torch
 from PIL import Image
 
 from restyle.training.data import HELD_OUT_PHOTOS, _skimage_photo
+from restyle.training.step import TrainingRun
 from restyle.training.texture import texture_score
+
+
+def train_to_end(run: TrainingRun) -> float:
+    """Step ``run`` to its configured step count, with the rate on stderr every 100 steps;
+    returns the seconds per step."""
+    start = time.perf_counter()
+    first = run.step
+    while run.step < run.config.steps:
+        run.train_step()
+        if run.step % 100 == 0:
+            rate = (run.step - first) / (time.perf_counter() - start)
+            sys.stderr.write(f"step {run.step}/{run.config.steps}, {rate:.2f} step/s\n")
+    return (time.perf_counter() - start) / max(1, run.step - first)
 
 
 def held_out_photos() -> dict[str, np.ndarray]:

@@ -23,16 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _held_out import render_held_out, score_results
+from _held_out import render_held_out, score_results, train_to_end
 from PIL import Image
 
 from restyle.training import TrainConfig
-from restyle.training.losses import luminance
+from restyle.training.losses import ContentLoss
 from restyle.training.models.base import ConvLayer
 from restyle.training.models.compact import Compact
 from restyle.training.step import TrainingRun
@@ -51,7 +50,6 @@ class CanvasCompact(torch.nn.Module):
         # mirror the style image into a tile that repeats without jumps: [s, flip_x(s)] ...
         row = torch.cat([canvas, canvas.flip(-1)], dim=-1)
         self.register_buffer("tile", torch.cat([row, row.flip(-2)], dim=-2))
-        self.random_offset = True
 
     def canvas_for(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
@@ -60,7 +58,7 @@ class CanvasCompact(torch.nn.Module):
         big = self.tile.repeat(1, reps[0], reps[1])
         out = []
         for _ in range(n):
-            if self.training and self.random_offset:
+            if self.training:
                 top, left = int(torch.randint(th, ())), int(torch.randint(tw, ()))
             else:
                 top = left = 0
@@ -80,15 +78,11 @@ class CoarseContent(torch.nn.Module):
         super().__init__()
         self.block = block
 
-    def _layout(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.nn.functional.avg_pool2d(luminance(x), self.block)
-        mean = y.mean(dim=(2, 3), keepdim=True)
-        std = y.std(dim=(2, 3), keepdim=True) + 1e-3
-        return (y - mean) / std
-
     def forward(self, generated: torch.Tensor, content: torch.Tensor,
                 *_: object) -> torch.Tensor:
-        return torch.nn.functional.mse_loss(self._layout(generated), self._layout(content))
+        layout = ContentLoss.standardised_luminance
+        return torch.nn.functional.mse_loss(layout(generated, self.block),
+                                            layout(content, self.block))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,13 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         run.generator = CanvasCompact(canvas.cpu()).to(run.device)  # type: ignore[assignment]
         run.generator.train()
         run.opt_g = torch.optim.Adam(run.generator.parameters(), lr=config.lr)
-    start = time.perf_counter()
-    while run.step < config.steps:
-        log = run.train_step()
-        if run.step % 100 == 0:
-            rate = run.step / (time.perf_counter() - start)
-            sys.stderr.write(f"step {run.step}/{config.steps}, {rate:.2f} step/s {log}\n")
-    seconds = time.perf_counter() - start
+    seconds_per_step = train_to_end(run)
     torch.save(run.generator.state_dict(), args.out / "generator.pt")
     style_image = np.asarray(Image.open(args.style).convert("RGB"))
     results = render_held_out(run.generator)
@@ -135,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "canvas": not args.no_canvas, "coarse_content": args.coarse_content,
         "content_weight": args.content_weight,
         "style_weight": args.style_weight, "adversarial": args.adversarial,
-        "steps": args.steps, "seconds_per_step": round(seconds / config.steps, 3),
+        "steps": args.steps, "seconds_per_step": round(seconds_per_step, 3),
         "texture": scores, "mean": round(float(np.mean(scores)), 2),
         "content": contents, "content_mean": round(float(np.mean(contents)), 2)}) + "\n")
     return 0

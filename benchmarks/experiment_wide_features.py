@@ -29,12 +29,11 @@ import argparse
 import itertools
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _held_out import score_generator
+from _held_out import score_generator, train_to_end
 from PIL import Image
 from torch import nn
 from torch.nn import functional as F
@@ -101,19 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     run.features = (WithDeep(shallow) if args.deep else shallow).to(run.device)
     run.style_loss = StyleLoss.from_images(run.features,
                                            [s.to(run.device) for s in run.styles])
-    start = time.perf_counter()
-    while run.step < config.steps:
-        run.train_step()
-        if run.step % 100 == 0:
-            rate = run.step / (time.perf_counter() - start)
-            sys.stderr.write(f"step {run.step}/{config.steps}, {rate:.2f} step/s\n")
-    seconds = time.perf_counter() - start
+    seconds_per_step = train_to_end(run)
     style_image = np.asarray(Image.open(args.style).convert("RGB"))
     scores = score_generator(run.generator, style_image, args.out / "sheet.png")
     sys.stdout.write(json.dumps({
         "kernels": args.kernels, "filters": args.filters, "scales": args.scales,
         "style_weight": args.style_weight, "deep": args.deep, "steps": args.steps,
-        "seconds_per_step": round(seconds / config.steps, 3), "texture": scores,
+        "seconds_per_step": round(seconds_per_step, 3), "texture": scores,
         "mean": round(float(np.mean(scores)), 2)}) + "\n")
     return 0
 

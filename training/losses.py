@@ -69,9 +69,10 @@ class ContentLoss(nn.Module):
         self.layers = tuple(layers)
 
     @staticmethod
-    def standardised_luminance(images: torch.Tensor) -> torch.Tensor:
-        """Half-resolution luminance, standardised per image."""
-        y = F.avg_pool2d(luminance(images), 2)
+    def standardised_luminance(images: torch.Tensor, block: int = 2) -> torch.Tensor:
+        """Luminance averaged over ``block``-pixel blocks (default: half resolution),
+        standardised per image."""
+        y = F.avg_pool2d(luminance(images), block)
         mean = y.mean(dim=(1, 2, 3), keepdim=True)
         std = y.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-4)
         return (y - mean) / std
