@@ -4,6 +4,7 @@ into it.
 
     python benchmarks/experiment_canvas.py STYLE.png OUT_DIR [--steps 1500] [--style-weight 40]
         [--adversarial 0] [--content-weight 1] [--coarse-content BLOCK] [--no-canvas]
+        [--d-stages 3] [--crop PX] [--style-size PX] [--threads 2]
 
 Why: a large closed shape (a mosaic cell, a round dot) in a flat area of the photo is not a
 function of the photo, so a deterministic generator cannot draw it from the photo alone; the
@@ -13,7 +14,9 @@ mirrored into a periodic tile, at a random offset per training sample (so the ge
 learn the tile's layout), concatenated to the photo as three more input channels of
 ``compact``. The losses are the plain style-image path's (content + Gram on random features),
 with the patch discriminator on style crops at ``--adversarial``; ``--coarse-content BLOCK``
-moves the content loss from 2-px to BLOCK-px luminance blocks; ``--no-canvas`` is the control.
+moves the content loss from 2-px to BLOCK-px luminance blocks (``TrainConfig.content_block``);
+``--d-stages`` sets the discriminator's stages (``TrainConfig.discriminator_stages``: 3 judges
+38-px patches, 4 78-px; session 10); ``--no-canvas`` is the control.
 Prints the texture statistic and the content correlation on the held-out photos and writes a
 strip of the results (docs/training-experiments.md, "Session 9"). Not a product feature.
 """
@@ -31,7 +34,6 @@ from _held_out import render_held_out, score_results, train_to_end
 from PIL import Image
 
 from restyle.training import TrainConfig
-from restyle.training.losses import ContentLoss
 from restyle.training.models.base import ConvLayer
 from restyle.training.models.compact import Compact
 from restyle.training.step import TrainingRun
@@ -52,37 +54,22 @@ class CanvasCompact(torch.nn.Module):
         self.register_buffer("tile", torch.cat([row, row.flip(-2)], dim=-2))
 
     def canvas_for(self, x: torch.Tensor) -> torch.Tensor:
+        """The periodic canvas over ``x``'s frame: at a random offset per sample in training, at
+        the origin in eval (by modular indices, so it exports to ONNX with any frame size)."""
         n, _, h, w = x.shape
         th, tw = self.tile.shape[-2:]
-        reps = (h // th + 2, w // tw + 2)
-        big = self.tile.repeat(1, reps[0], reps[1])
+        rows, cols = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+        if not self.training:
+            canvas = self.tile[:, rows % th][:, :, cols % tw]
+            return canvas.unsqueeze(0).expand(n, -1, -1, -1)
         out = []
         for _ in range(n):
-            if self.training:
-                top, left = int(torch.randint(th, ())), int(torch.randint(tw, ()))
-            else:
-                top = left = 0
-            out.append(big[:, top:top + h, left:left + w])
+            top, left = int(torch.randint(th, ())), int(torch.randint(tw, ()))
+            out.append(self.tile[:, (rows + top) % th][:, :, (cols + left) % tw])
         return torch.stack(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([x, self.canvas_for(x)], dim=1))
-
-
-class CoarseContent(torch.nn.Module):
-    """Content as layout only: MSE of the standardised luminance at ``block``-pixel blocks, so
-    the generator may draw anything inside a block (a cell, a dot) as long as the photo's light
-    and dark areas stay where they are."""
-
-    def __init__(self, block: int) -> None:
-        super().__init__()
-        self.block = block
-
-    def forward(self, generated: torch.Tensor, content: torch.Tensor,
-                *_: object) -> torch.Tensor:
-        layout = ContentLoss.standardised_luminance
-        return torch.nn.functional.mse_loss(layout(generated, self.block),
-                                            layout(content, self.block))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,18 +83,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coarse-content", type=int, default=0, metavar="BLOCK",
                         help="content loss on the luminance layout at BLOCK-px blocks instead "
                              "of the random features")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--crop", type=int, default=None,
+                        help="side of the crops the discriminator judges (default "
+                             "2^(stages + 3): 64 for 3 stages, 128 for 4)")
+    parser.add_argument("--d-stages", type=int, default=3,
+                        help="stride-2 stages of the discriminator (3: 38-px patches, 4: 78)")
+    parser.add_argument("--style-size", type=int, default=None,
+                        help="the style image's shorter side in training (default its own)")
     parser.add_argument("--no-canvas", action="store_true",
                         help="the control: plain compact, the same losses")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     config = TrainConfig(style=(args.style,), out=args.out / "run", arch="compact", size=192,
-                         batch_size=4, steps=args.steps, threads=2,
+                         batch_size=4, steps=args.steps, threads=args.threads,
                          style_weight=args.style_weight, adversarial_weight=args.adversarial,
-                         content_weight=args.content_weight,
-                         preview_every=0, checkpoint_every=0)
+                         content_weight=args.content_weight, crop=args.crop,
+                         discriminator_stages=args.d_stages,
+                         content_block=args.coarse_content or 2,
+                         style_size=args.style_size, preview_every=0, checkpoint_every=0)
     run = TrainingRun(config)
-    if args.coarse_content:
-        run.content_loss = CoarseContent(args.coarse_content)  # type: ignore[assignment]
     if not args.no_canvas:
         canvas = run.styles[0]
         run.generator = CanvasCompact(canvas.cpu()).to(run.device)  # type: ignore[assignment]
@@ -123,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "canvas": not args.no_canvas, "coarse_content": args.coarse_content,
         "content_weight": args.content_weight,
         "style_weight": args.style_weight, "adversarial": args.adversarial,
-        "steps": args.steps, "seconds_per_step": round(seconds_per_step, 3),
+        "steps": args.steps, "crop": run.crop, "d_stages": args.d_stages,
+        "style_size": args.style_size, "seconds_per_step": round(seconds_per_step, 3),
         "texture": scores, "mean": round(float(np.mean(scores)), 2),
         "content": contents, "content_mean": round(float(np.mean(contents)), 2)}) + "\n")
     return 0

@@ -19,6 +19,8 @@ ADVERSARIAL_LOSSES = ("hinge", "nonsaturating", "lsgan")
 #: memory than any machine restyle runs on.
 MAX_SIZE = 4096
 MAX_BATCH = 1024
+#: Most stride-2 stages of the patch discriminator (6 judges 318-px patches).
+MAX_DISCRIMINATOR_STAGES = 6
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -67,7 +69,18 @@ class TrainConfig:
             error of the feature maps against the target's).
         adversarial_loss: ``hinge``, ``nonsaturating`` or ``lsgan``.
         d_lr: Discriminator learning rate (Adam, betas 0.5/0.99).
-        crop: Side of the random crops the discriminator sees.
+        crop: Side of the random crops the discriminator sees; ``None``: 2^(stages + 3) — 64
+            px for the default three stages (capped by ``size`` and the style image).
+        discriminator_stages: Stride-2 stages of the patch discriminator: 3 judges 38-px
+            patches, 4 judges 78-px, 5 judges 158-px. A style whose shapes are larger than a
+            patch (mosaic cells, large dots) needs 4: measured on held-out photos, the texture
+            statistic of a mosaic went 0.99 → 0.74, of round dots 0.48 → 0.36
+            (docs/training-experiments.md, session 10; preset ``bold``).
+        content_block: Block side (px) of the random features' content loss, the squared error
+            of the standardised luminance averaged over blocks: the photo's light and dark
+            layout is kept at this scale, and inside a block the style may draw anything.
+            2 keeps the photo's detail; 16 frees large shapes (preset ``bold``). Only with
+            ``features="random"`` in style mode.
         seed: Seeds the weights, the feature network, and every random choice.
         device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. On a
             GPU a resumed run follows the uninterrupted one only as far as its kernels are
@@ -105,7 +118,9 @@ class TrainConfig:
     feature_weight: float = 1.0
     adversarial_loss: str = "hinge"
     d_lr: float = 4e-4
-    crop: int = 64
+    crop: int | None = None
+    discriminator_stages: int = 3
+    content_block: int = 2
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -143,7 +158,7 @@ class TrainConfig:
                               f"{', '.join(ADVERSARIAL_LOSSES)}")
         if self.style_size is not None and self.style_size < 16:
             raise ConfigError(f"style_size must be at least 16 pixels, got {self.style_size}")
-        for name in ("size", "batch_size", "steps", "crop"):
+        for name in ("size", "batch_size", "steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 16 <= self.size <= MAX_SIZE:
@@ -161,6 +176,21 @@ class TrainConfig:
                      "pixel_weight", "feature_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.crop is not None and self.crop < 8:
+            raise ConfigError(f"crop must be at least 8 pixels, got {self.crop}")
+        if not 1 <= self.discriminator_stages <= MAX_DISCRIMINATOR_STAGES:
+            raise ConfigError(f"discriminator_stages must be 1..{MAX_DISCRIMINATOR_STAGES}, got "
+                              f"{self.discriminator_stages}: 3 judges 38-px patches, 4 78-px")
+        if not 1 <= self.content_block <= self.size // 4:
+            raise ConfigError(f"content_block {self.content_block} is outside 1..{self.size // 4} "
+                              f"(a quarter of size {self.size}): 2 keeps detail, 16 frees large "
+                              "shapes")
+        if self.content_block != 2 and (self.features != "random" or self.pairs is not None):
+            raise ConfigError(
+                f"content_block {self.content_block} sets the luminance content loss of the "
+                f"random features in style mode, which "
+                + (f"--features {self.features}" if self.features != "random" else "--pairs")
+                + " does not use: pass --content-block 2 (the preset bold sets 16)")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be at least 1, got {self.threads}")
         if self.preview_every < 0 or self.checkpoint_every < 0 or self.keep_checkpoints < 1:
@@ -173,6 +203,12 @@ class TrainConfig:
         if self.name:
             return self.name
         return self.style[0].stem if self.style else Path(self.pairs or "pairs").resolve().name
+
+    @property
+    def discriminator_crop(self) -> int:
+        """Side of the discriminator's crops before the caps of the data: ``crop``, else
+        2^(discriminator_stages + 3)."""
+        return self.crop if self.crop is not None else 2 ** (self.discriminator_stages + 3)
 
     @property
     def arch_kwargs(self) -> dict[str, int]:

@@ -16,7 +16,8 @@ __all__ = ["PatchDiscriminator", "set_requires_grad"]
 class PatchDiscriminator(nn.Module):
     """Stride-2 4×4 convolutions with spectral norm and LeakyReLU, then a 3×3 logit map.
 
-    Each output logit judges one patch (receptive field 46 px with the default three stages).
+    Each output logit judges one patch: its receptive field is 38 px with the default three
+    stages, 78 px with four, 158 px with five (``5·2^stages - 2``).
 
     Args:
         width: Channels of the first stage; each later stage doubles them.

@@ -246,6 +246,9 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
     write_preview(run_dir / "previews" / "final.png", run.generator, previews, run.styles,
                   targets)
     per_step = timed_seconds / timed_steps if timed_steps else float("nan")
-    log.info("trained %d steps (%.2f s/step): %s", run.step, per_step, final)
+    if timed_steps:
+        log.info("trained %d steps (%.2f s/step): %s", run.step, per_step, final)
+    else:  # a resumed run that had already finished
+        log.info("the run had already trained its %d steps: %s", run.step, final)
     return TrainResult(run_dir=run_dir, generator=final, steps=run.step, last=last,
                        seconds_per_step=per_step)

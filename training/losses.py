@@ -59,14 +59,16 @@ class ContentLoss(nn.Module):
 
     With a feature network that has ``content_layers`` (VGG): relative squared error of those
     features. With one that has none (the random features): squared error of standardised
-    luminance at half resolution. On the random features the colour-sensitive feature loss fights
-    the palette change and blurs; luminance alone (mean 0, std 1 per image) kept faces and objects
-    recognisable in our measurements while leaving colour to the style loss.
+    luminance averaged over ``block``-pixel blocks (default 2: half resolution). On the random
+    features the colour-sensitive feature loss fights the palette change and blurs; luminance
+    alone (mean 0, std 1 per image) kept faces and objects recognisable in our measurements
+    while leaving colour to the style loss.
     """
 
-    def __init__(self, layers: Sequence[str]) -> None:
+    def __init__(self, layers: Sequence[str], *, block: int = 2) -> None:
         super().__init__()
         self.layers = tuple(layers)
+        self.block = block
 
     @staticmethod
     def standardised_luminance(images: torch.Tensor, block: int = 2) -> torch.Tensor:
@@ -85,8 +87,8 @@ class ContentLoss(nn.Module):
         content_features: dict[str, torch.Tensor] | None,
     ) -> torch.Tensor:
         if not self.layers:
-            return F.mse_loss(self.standardised_luminance(generated),
-                              self.standardised_luminance(content))
+            return F.mse_loss(self.standardised_luminance(generated, self.block),
+                              self.standardised_luminance(content, self.block))
         if content_features is None:
             raise ValueError("content features are needed for a feature content loss")
         losses = [_relative_error(generated_features[k], content_features[k])

@@ -196,18 +196,25 @@ class TrainingRun:
             self.content = builtin_content(size=config.size)
         self.features = create_features(config.features, seed=config.seed,
                                         vgg_weights=config.vgg_weights)
-        self.content_loss = ContentLoss(self.features.content_layers)
+        self.content_loss = ContentLoss(self.features.content_layers, block=config.content_block)
         self.style_loss: StyleLoss | None = (
             StyleLoss.from_images(self.features, self.styles) if self.styles else None)
         self.adversarial = AdversarialLoss(config.adversarial_loss)
-        self.discriminator = PatchDiscriminator(in_channels=6 if self.pairs is not None else 3)
+        self.discriminator = PatchDiscriminator(stages=config.discriminator_stages,
+                                                in_channels=6 if self.pairs is not None else 3)
         self.device = resolve_device(config.device)
         for module in (self.generator, self.features, self.discriminator):
             module.to(self.device)
         if self.style_loss is not None:
             self.style_loss.to(self.device)
-        self.crop = min(config.crop, config.size,
+        self.crop = min(config.discriminator_crop, config.size,
                         style_side if self.pairs is None else config.size)
+        if self.crop < 2 ** config.discriminator_stages:
+            raise ConfigError(
+                f"the discriminator's {config.discriminator_stages} stride-2 stages need crops of "
+                f"at least {2 ** config.discriminator_stages} px, but the crops are {self.crop} px "
+                f"(the smallest of --size {config.size}, the style image's side {style_side} and "
+                f"the crop): use fewer stages or larger images")
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr,
                                       betas=_D_BETAS)

@@ -48,8 +48,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                         "receptive field, then exit")
     p.add_argument("--json", action="store_true", help="with --describe: machine-readable")
     p.add_argument("--preset", metavar="NAME",
-                   help="a published recipe's settings (johnson2016: Johnson et al. on VGG16, "
-                        "see restyle.training.presets); options given explicitly win")
+                   help="named settings (bold: large shapes and marks from a style image, "
+                        "offline; johnson2016: Johnson et al. on VGG16; see "
+                        "restyle.training.presets); options given explicitly win")
     p.add_argument("--arch", help="generator architecture (default: compact)")
     p.add_argument("--width", type=int, help="generator width (default: the architecture's)")
     p.add_argument("--blocks", type=int, help="residual blocks (default: the architecture's)")
@@ -73,6 +74,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
                         "higher draws more of its strokes and less of the photo")
     p.add_argument("--tv-weight", type=float)
     p.add_argument("--adversarial-weight", type=float, help="0 turns the discriminator off")
+    p.add_argument("--discriminator-stages", type=int, metavar="N",
+                   help="patch size the discriminator judges: 3 (default) 38 px, 4 78 px, "
+                        "5 158 px; 4 for shapes larger than that, such as mosaic cells")
+    p.add_argument("--content-block", type=int, metavar="PX",
+                   help="block size at which the photo's light/dark layout is kept (random "
+                        "features, default 2); 16 lets the style draw large shapes")
     p.add_argument("--pixel-weight", type=float, help="paired mode: L1 loss to the target")
     p.add_argument("--feature-weight", type=float,
                    help="paired mode: feature-matching loss to the target")
@@ -182,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
 
         given = {k: v for k in ("arch", "features", "size", "style_size", "batch_size", "steps",
                                 "lr", "content_weight", "style_weight", "tv_weight",
-                                "adversarial_weight", "pixel_weight", "feature_weight")
+                                "adversarial_weight", "pixel_weight", "feature_weight",
+                                "discriminator_stages", "content_block")
                  if (v := getattr(args, k)) is not None}
         if args.patches:  # the weights that drew the most texture from patch pairs (docs)
             given = {**PATCH_WEIGHTS, **given}

@@ -41,3 +41,17 @@ def test_train_config_bounds(tmp_path: Path, style_image: Path) -> None:
         TrainConfig(style=style_image, out=tmp_path, size=100000)
     with pytest.raises(ConfigError, match="style_size"):
         TrainConfig(style=style_image, out=tmp_path, style_size=10**6)
+
+
+def test_discriminator_and_content_block_bounds(tmp_path: Path, style_image: Path) -> None:
+    with pytest.raises(ConfigError, match=r"discriminator_stages must be 1\.\.6"):
+        TrainConfig(style=style_image, out=tmp_path, discriminator_stages=9)
+    with pytest.raises(ConfigError, match=r"content_block 80 is outside 1\.\.64"):
+        TrainConfig(style=style_image, out=tmp_path, size=256, content_block=80)
+    with pytest.raises(ConfigError, match="--features vgg16 does not use: pass --content-block 2"):
+        TrainConfig(style=style_image, out=tmp_path, features="vgg16", content_block=16)
+    with pytest.raises(ConfigError, match="crop must be at least 8"):
+        TrainConfig(style=style_image, out=tmp_path, crop=4)
+    config = TrainConfig(style=style_image, out=tmp_path, discriminator_stages=4)
+    assert config.discriminator_crop == 128  # 2^(stages + 3) unless a crop is given
+    assert TrainConfig(style=style_image, out=tmp_path, crop=96).discriminator_crop == 96

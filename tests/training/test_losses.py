@@ -51,6 +51,30 @@ def test_luminance_content_loss_ignores_colour_and_brightness() -> None:
     assert float(loss(torch.rand(2, 3, 32, 32), gray, {}, None)) > 0.5
 
 
+def test_content_block_sets_the_scale_the_layout_is_kept_at() -> None:
+    """A pattern finer than the block is free; the layout at the block's scale is not."""
+    photo = torch.rand(1, 3, 64, 64)
+    checker = (torch.arange(64)[:, None] // 4 + torch.arange(64)[None, :] // 4) % 2
+    redrawn = photo + 0.3 * (checker.float() - 0.5)  # a 4-px pattern over the same layout
+    fine, coarse = ContentLoss((), block=2), ContentLoss((), block=16)
+    assert float(coarse(redrawn, photo, {}, None)) < 0.01 < float(fine(redrawn, photo, {}, None))
+    flipped = photo.flip(-1)  # the layout itself moved
+    assert float(coarse(flipped, photo, {}, None)) > 0.5
+
+
+@pytest.mark.parametrize("stages", [3, 4, 5])
+def test_discriminator_patch_size_follows_its_stages(stages: int) -> None:
+    """The documented receptive field (5·2^stages − 2 px) is what one logit's gradient sees."""
+    d = PatchDiscriminator(width=4, stages=stages)
+    x = torch.rand(1, 3, 384, 384, requires_grad=True)
+    logits = d(x)
+    middle = logits.shape[-1] // 2
+    logits[0, 0, middle, middle].backward()
+    assert x.grad is not None
+    seen = (x.grad.abs().sum(dim=(0, 1)) > 0).nonzero()
+    assert int(seen[:, 0].max() - seen[:, 0].min()) + 1 == 5 * 2**stages - 2
+
+
 def test_feature_content_loss() -> None:
     net = VGGFeatures("vgg16").freeze()
     loss = ContentLoss(net.content_layers)

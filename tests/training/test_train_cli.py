@@ -66,6 +66,36 @@ def test_preset_fills_what_is_not_given(style_image: Path, content_dir: Path,
                  "--out", str(tmp_path / "r2")]) == 2
 
 
+def test_bold_preset_trains_and_resumes_with_its_discriminator(
+        style_image: Path, content_dir: Path, tmp_path: Path) -> None:
+    """``--preset bold``: the photo kept at 16-px blocks, a 4-stage discriminator on 128-px
+    crops (capped by the data); a resumed run restores that discriminator."""
+    from safetensors import safe_open
+
+    run_dir = tmp_path / "bold"
+    args = ["-q", "train", "--preset", "bold", "--style", str(style_image), "--content",
+            str(content_dir), "--width", "4", "--blocks", "1", "--size", "64", "--batch-size",
+            "1", "--steps", "2", "--checkpoint-every", "1", "--preview-every", "0",
+            "--out", str(run_dir)]
+    assert main(args) == 0
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert (saved["content_block"], saved["discriminator_stages"],
+            saved["adversarial_weight"]) == (16, 4, 2.0)
+    state = sorted((run_dir / "checkpoints").glob("*.state.safetensors"))[-1]
+    with safe_open(str(state), "pt") as f:
+        names = f.keys()
+        convs = {k.split(".")[2] for k in names
+                 if k.startswith("discriminator.net.") and k.endswith("weight.original")}
+    assert len(convs) == 5  # four stride-2 stages and the logit layer
+    (run_dir / "generator.safetensors").unlink()
+    for checkpoint in sorted((run_dir / "checkpoints").glob("step_000002.*")):
+        checkpoint.unlink()  # back to step 1: the resume trains step 2 again
+    assert main(["-q", "train", "--resume", str(run_dir)]) == 0
+    assert (run_dir / "generator.safetensors").exists()
+    assert main(["-q", "train", "--preset", "bold", "--features", "vgg16", "--style",
+                 str(style_image), "--out", str(tmp_path / "vgg")]) == 2  # block is random-only
+
+
 def test_weights_path_stored_absolute_so_resume_works_elsewhere(
         style_image: Path, content_dir: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
