@@ -73,8 +73,8 @@ class TrainConfig:
             px for the default three stages (capped by ``size`` and the style image).
         discriminator_stages: Stride-2 stages of the patch discriminator: 3 judges 38-px
             patches, 4 judges 78-px, 5 judges 158-px. A style whose shapes are larger than a
-            patch (mosaic cells, large dots) needs 4: measured on held-out photos, the texture
-            statistic of a mosaic went 0.99 → 0.74, of round dots 0.48 → 0.36
+            patch (mosaic cells, large dots) needs 4: measured on held-out photos with the other
+            losses equal, the texture statistic of a mosaic went 0.99 → 0.74
             (docs/training-experiments.md, session 10; preset ``bold``).
         content_block: Block side (px) of the random features' content loss, the squared error
             of the standardised luminance averaged over blocks: the photo's light and dark
