@@ -4,7 +4,7 @@ into it.
 
     python benchmarks/experiment_canvas.py STYLE.png OUT_DIR [--steps 1500] [--style-weight 40]
         [--adversarial 0] [--content-weight 1] [--coarse-content BLOCK] [--no-canvas]
-        [--d-stages 3] [--crop PX] [--style-size PX] [--threads 2]
+        [--d-stages 3] [--crop PX] [--style-size PX] [--cell-content] [--threads 2]
 
 Why: a large closed shape (a mosaic cell, a round dot) in a flat area of the photo is not a
 function of the photo, so a deterministic generator cannot draw it from the photo alone; the
@@ -16,9 +16,12 @@ learn the tile's layout), concatenated to the photo as three more input channels
 with the patch discriminator on style crops at ``--adversarial``; ``--coarse-content BLOCK``
 moves the content loss from 2-px to BLOCK-px luminance blocks (``TrainConfig.content_block``);
 ``--d-stages`` sets the discriminator's stages (``TrainConfig.discriminator_stages``: 3 judges
-38-px patches, 4 78-px; session 10); ``--no-canvas`` is the control.
+38-px patches, 4 78-px; session 10); ``--cell-content`` compares each canvas cell's mean
+luminance with the photo's under it instead (:class:`CellContent`); ``--no-canvas`` is the
+control.
 Prints the texture statistic and the content correlation on the held-out photos and writes a
-strip of the results (docs/training-experiments.md, "Session 9"). Not a product feature.
+strip of the results (docs/training-experiments.md, "Session 9" and "Session 10"). Not a
+product feature.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from _held_out import render_held_out, score_results, train_to_end
 from PIL import Image
 
 from restyle.training import TrainConfig
+from restyle.training.losses import ContentLoss
 from restyle.training.models.base import ConvLayer
 from restyle.training.models.compact import Compact
 from restyle.training.step import TrainingRun
@@ -62,14 +66,47 @@ class CanvasCompact(torch.nn.Module):
         if not self.training:
             canvas = self.tile[:, rows % th][:, :, cols % tw]
             return canvas.unsqueeze(0).expand(n, -1, -1, -1)
-        out = []
+        out, self.places = [], []
         for _ in range(n):
             top, left = int(torch.randint(th, ())), int(torch.randint(tw, ()))
-            out.append(self.tile[:, (rows + top) % th][:, :, (cols + left) % tw])
+            self.places.append(((rows + top) % th, (cols + left) % tw))
+            out.append(self.tile[:, self.places[-1][0]][:, :, self.places[-1][1]])
         return torch.stack(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([x, self.canvas_for(x)], dim=1))
+
+
+class CellContent(torch.nn.Module):
+    """Content per canvas cell: each cell's mean standardised luminance against the photo's
+    mean under the same cell, weighted by the cell's area; the grout (dark lines of the style
+    image) is free. So a cell may be one flat colour, and the photo's layout is kept at the
+    cells' own scale."""
+
+    def __init__(self, generator: CanvasCompact, grout: float = 0.2) -> None:
+        super().__init__()
+        from scipy import ndimage
+
+        tile = generator.tile
+        lum = (0.299 * tile[0] + 0.587 * tile[1] + 0.114 * tile[2]).numpy()
+        labels, self.cells = ndimage.label(lum > grout)
+        self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.generator = generator
+
+    def forward(self, generated: torch.Tensor, content: torch.Tensor,
+                *_: object) -> torch.Tensor:
+        layout = ContentLoss.standardised_luminance
+        gen, photo = layout(generated, 1).flatten(1), layout(content, 1).flatten(1)
+        losses = []
+        for i, (rows, cols) in enumerate(self.generator.places):
+            lab = self.labels[rows][:, cols].flatten()
+            count = torch.zeros(self.cells + 1).index_add_(0, lab, torch.ones_like(gen[i]))
+            keep = count[1:] > 0
+            means = [torch.zeros(self.cells + 1).index_add_(0, lab, v)[1:][keep]
+                     / count[1:][keep] for v in (gen[i], photo[i])]
+            weight = count[1:][keep] / count[1:][keep].sum()
+            losses.append((weight * (means[0] - means[1]) ** 2).sum())
+        return torch.stack(losses).mean()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stride-2 stages of the discriminator (3: 38-px patches, 4: 78)")
     parser.add_argument("--style-size", type=int, default=None,
                         help="the style image's shorter side in training (default its own)")
+    parser.add_argument("--cell-content", action="store_true",
+                        help="content loss per canvas cell (CellContent) instead of blocks")
     parser.add_argument("--no-canvas", action="store_true",
                         help="the control: plain compact, the same losses")
     args = parser.parse_args(argv)
@@ -108,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         run.generator = CanvasCompact(canvas.cpu()).to(run.device)  # type: ignore[assignment]
         run.generator.train()
         run.opt_g = torch.optim.Adam(run.generator.parameters(), lr=config.lr)
+        if args.cell_content:
+            run.content_loss = CellContent(run.generator)  # type: ignore[assignment]
     seconds_per_step = train_to_end(run)
     torch.save(run.generator.state_dict(), args.out / "generator.pt")
     style_image = np.asarray(Image.open(args.style).convert("RGB"))
@@ -116,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     contents = [round(content_correlation(photo, result), 2) for photo, result in results]
     sys.stdout.write(json.dumps({
         "canvas": not args.no_canvas, "coarse_content": args.coarse_content,
+        "cell_content": args.cell_content,
         "content_weight": args.content_weight,
         "style_weight": args.style_weight, "adversarial": args.adversarial,
         "steps": args.steps, "crop": run.crop, "d_stages": args.d_stages,
