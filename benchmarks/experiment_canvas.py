@@ -56,6 +56,8 @@ class CanvasCompact(torch.nn.Module):
         # mirror the style image into a tile that repeats without jumps: [s, flip_x(s)] ...
         row = torch.cat([canvas, canvas.flip(-1)], dim=-1)
         self.register_buffer("tile", torch.cat([row, row.flip(-2)], dim=-2))
+        #: (rows, cols) of the tile under each sample of the last training batch (CellContent)
+        self.places: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def canvas_for(self, x: torch.Tensor) -> torch.Tensor:
         """The periodic canvas over ``x``'s frame: at a random offset per sample in training, at
