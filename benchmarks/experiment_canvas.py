@@ -37,7 +37,7 @@ from _held_out import render_held_out, score_results, train_to_end
 from PIL import Image
 
 from restyle.training import TrainConfig
-from restyle.training.losses import ContentLoss
+from restyle.training.losses import ContentLoss, luminance
 from restyle.training.models.base import ConvLayer
 from restyle.training.models.compact import Compact
 from restyle.training.step import TrainingRun
@@ -68,12 +68,11 @@ class CanvasCompact(torch.nn.Module):
         if not self.training:
             canvas = self.tile[:, rows % th][:, :, cols % tw]
             return canvas.unsqueeze(0).expand(n, -1, -1, -1)
-        out, self.places = [], []
+        self.places = []
         for _ in range(n):
             top, left = int(torch.randint(th, ())), int(torch.randint(tw, ()))
             self.places.append(((rows + top) % th, (cols + left) % tw))
-            out.append(self.tile[:, self.places[-1][0]][:, :, self.places[-1][1]])
-        return torch.stack(out)
+        return torch.stack([self.tile[:, r][:, :, c] for r, c in self.places])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([x, self.canvas_for(x)], dim=1))
@@ -89,8 +88,7 @@ class CellContent(torch.nn.Module):
         super().__init__()
         from scipy import ndimage
 
-        tile = generator.tile
-        lum = (0.299 * tile[0] + 0.587 * tile[1] + 0.114 * tile[2]).numpy()
+        lum = luminance(generator.tile[None])[0, 0].numpy()
         labels, self.cells = ndimage.label(lum > grout)
         self.labels = torch.from_numpy(labels.astype(np.int64))
         self.generator = generator
@@ -102,11 +100,12 @@ class CellContent(torch.nn.Module):
         losses = []
         for i, (rows, cols) in enumerate(self.generator.places):
             lab = self.labels[rows][:, cols].flatten()
-            count = torch.zeros(self.cells + 1).index_add_(0, lab, torch.ones_like(gen[i]))
-            keep = count[1:] > 0
-            means = [torch.zeros(self.cells + 1).index_add_(0, lab, v)[1:][keep]
-                     / count[1:][keep] for v in (gen[i], photo[i])]
-            weight = count[1:][keep] / count[1:][keep].sum()
+            both = torch.stack([gen[i], photo[i]])
+            count = torch.zeros(self.cells + 1).index_add_(0, lab, torch.ones_like(gen[i]))[1:]
+            sums = torch.zeros(2, self.cells + 1).index_add_(1, lab, both)[:, 1:]
+            keep = count > 0
+            means = sums[:, keep] / count[keep]
+            weight = count[keep] / count[keep].sum()
             losses.append((weight * (means[0] - means[1]) ** 2).sum())
         return torch.stack(losses).mean()
 
@@ -119,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style-weight", type=float, default=40.0)
     parser.add_argument("--adversarial", type=float, default=0.0)
     parser.add_argument("--content-weight", type=float, default=1.0)
-    parser.add_argument("--coarse-content", type=int, default=0, metavar="BLOCK",
-                        help="content loss on the luminance layout at BLOCK-px blocks instead "
-                             "of the random features")
+    parser.add_argument("--coarse-content", type=int, default=2, metavar="BLOCK",
+                        help="the luminance content loss at BLOCK-px blocks (default 2, the "
+                             "product's)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--crop", type=int, default=None,
                         help="side of the crops the discriminator judges (default "
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                          style_weight=args.style_weight, adversarial_weight=args.adversarial,
                          content_weight=args.content_weight, crop=args.crop,
                          discriminator_stages=args.d_stages,
-                         content_block=args.coarse_content or 2,
+                         content_block=args.coarse_content,
                          style_size=args.style_size, preview_every=0, checkpoint_every=0)
     run = TrainingRun(config)
     if not args.no_canvas:
