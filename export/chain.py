@@ -143,7 +143,7 @@ def to_onnx(
         info = replace(src.info, io=io, precision="fp16" if fp16 else "fp32",
                        input_name=input_name, output_name=output_name,
                        graph_rewrites="fold_upsampling" if fold_upsampling else "")
-        write_metadata(final, info)
+        write_metadata(final, info, shapes=src.shapes)
         onnx.save(final, str(tmp))
     size = target.stat().st_size
     result = ExportResult(

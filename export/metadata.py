@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from restyle.modelinfo import KEYS, PREFIX, ModelInfo
+from restyle.shapes import SHAPES_KEY
 
 if TYPE_CHECKING:
     import onnx
@@ -44,9 +45,18 @@ def metadata_props(info: ModelInfo) -> dict[str, str]:
     return props
 
 
-def write_metadata(model: onnx.ModelProto, info: ModelInfo) -> None:
-    """Replace ``model``'s ``restyle.*`` metadata with ``info`` (other entries are kept)."""
+def write_metadata(model: onnx.ModelProto, info: ModelInfo, *, shapes: str | None = None
+                   ) -> None:
+    """Replace ``model``'s ``restyle.*`` metadata with ``info`` (other entries are kept).
+
+    ``shapes``: the style's shape map (:data:`restyle.shapes.SHAPES_KEY`) to store; ``None``
+    keeps the one ``model`` carries (a model rewritten to fp16 or int8 keeps its shapes).
+    """
     props = metadata_props(info)
+    old = {p.key: p.value for p in model.metadata_props}
+    shapes = old.get(SHAPES_KEY, "") if shapes is None else shapes
+    if shapes:
+        props[SHAPES_KEY] = shapes
     kept = [(p.key, p.value) for p in model.metadata_props if not p.key.startswith(PREFIX)]
     del model.metadata_props[:]
     for key, value in [*kept, *props.items()]:

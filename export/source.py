@@ -14,6 +14,7 @@ from torch import nn
 from restyle._version import __version__
 from restyle.errors import ConfigError, ExportError
 from restyle.modelinfo import ModelInfo
+from restyle.shapes import ShapeMap
 from restyle.training.checkpoint import LoadedGenerator, load_generator
 
 __all__ = ["ExportSource", "Source", "load_source"]
@@ -30,6 +31,8 @@ class ExportSource:
     size_multiple: int
     info: ModelInfo
     checkpoint: Path | None = None
+    #: The style's shape map (:meth:`restyle.shapes.ShapeMap.to_text`); ``""``: none.
+    shapes: str = ""
 
 
 def _module_config(module: nn.Module) -> dict[str, Any]:
@@ -92,6 +95,7 @@ def load_source(
         ExportError: The generator's weights hold NaN or infinite values.
     """
     checkpoint: Path | None = None
+    shapes = ""
     if isinstance(source, (str, os.PathLike)):
         if Path(source).suffix.lower() == ".onnx":
             from restyle.export.reload import load_onnx_generator
@@ -102,6 +106,9 @@ def load_source(
     if isinstance(source, LoadedGenerator):
         loaded = source
         checkpoint = loaded.path
+        shapes = loaded.shapes
+        if shapes:  # refuse a damaged map here rather than in every Stylizer that opens it
+            ShapeMap.from_text(shapes, where=str(checkpoint))
         module = loaded.module
         base = ModelInfo(
             path="",
@@ -141,4 +148,5 @@ def load_source(
     for parameter in private.parameters():
         parameter.requires_grad_(False)
     _check_finite(private, checkpoint)
-    return ExportSource(module=private, size_multiple=multiple, info=info, checkpoint=checkpoint)
+    return ExportSource(module=private, size_multiple=multiple, info=info, checkpoint=checkpoint,
+                        shapes=shapes)

@@ -120,7 +120,8 @@ class Window:
 
 class BatchRunner:
     """Runs prepared frames on a backend: shape batches, batches in flight, out-of-memory retries
-    with a halved batch, and tiles for frames too large for one pass.
+    with a halved batch, and tiles for frames too large for one pass. ``finish`` (e.g. a
+    :class:`~restyle.shapes.ShapePainter`'s ``paint``) runs on each whole output frame.
 
     Example:
         >>> from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
@@ -137,9 +138,11 @@ class BatchRunner:
     """
 
     def __init__(self, backend: Backend, *, batch_size: int, in_flight: int, max_pixels: int,
-                 tile: int, overlap: int, tiler: Tiler = run_tiled) -> None:
+                 tile: int, overlap: int, tiler: Tiler = run_tiled,
+                 finish: Callable[[Batch], Batch] | None = None) -> None:
         self._backend = backend
         self._tiler = tiler
+        self._finish = finish
         limit = backend.max_shape
         self._size = BatchSize(min(batch_size, limit[0]) if limit else batch_size)
         self._tile = min(tile, *limit[1:]) if limit else tile
@@ -194,10 +197,16 @@ class BatchRunner:
                         tile=self._run_tiled)
         try:
             for window in source:
-                yield from flight.add(window)
-            yield from flight.finish()
+                yield from map(self._finished, flight.add(window))
+            yield from map(self._finished, flight.finish())
         finally:
             flight.abandon()  # abandoned early (or failed): hand device slots back
+
+    def _finished(self, item: Item) -> Item:
+        """``item`` with ``finish`` applied to its whole output frame (after any tiling)."""
+        if self._finish is not None and item.output is not None:
+            item.output = self._finish(item.output)
+        return item
 
     def _run_tiled(self, frame: Batch) -> Batch:
         return self._tiler(frame, self.infer, tile=self._tile, overlap=self._overlap)

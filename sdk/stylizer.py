@@ -35,6 +35,7 @@ from restyle.modelcheck import check_weights
 from restyle.modelinfo import ModelInfo, read_model_info
 from restyle.precision import MIN_PSNR_DB, check_delivered, check_precision
 from restyle.precision_choice import choose
+from restyle.shapes import ShapeMap, ShapePainter, read_shapes
 from restyle.styles import resolve_model
 from restyle.tilenorm import WholeImageNormTiler, check_tile_norm, make_tiler
 
@@ -73,6 +74,8 @@ class StylizerInfo:
         fallback_reasons: For ``backend="auto"``, why each faster backend was skipped.
         batch_size: Current largest batch (halved after an out-of-memory error).
         detail: Backend specifics (threads, streams, engine file ...).
+        shapes: Closed shapes of the style the output is painted into (a model trained with
+            ``--shapes``, :mod:`restyle.shapes`); 0: none.
     """
 
     backend: str
@@ -84,6 +87,7 @@ class StylizerInfo:
     fallback_reasons: tuple[str, ...] = ()
     batch_size: int = 1
     detail: str = ""
+    shapes: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """All fields as JSON-friendly values."""
@@ -99,6 +103,12 @@ def _model_source(model: str | os.PathLike[str]) -> ModelSource:
     info = read_model_info(path)
     check_weights(path)
     return ModelSource(path, "onnx", info)
+
+
+def _shapes_of(source: ModelSource) -> ShapeMap | None:
+    """The shape map of a model (an engine's: its ONNX file's beside it)."""
+    path = source.path if source.kind == "onnx" else source.path.with_suffix(".onnx")
+    return read_shapes(path) if path.is_file() else None
 
 
 class Stylizer:
@@ -198,6 +208,8 @@ class Stylizer:
         precision = check_precision(precision)
         self._source, request = choose(_model_source(model), precision, backend=backend,
                                        min_psnr_db=min_psnr_db)
+        shapes = _shapes_of(self._source)
+        self._painter = ShapePainter(shapes) if shapes is not None else None
         config = BackendConfig(device=device, batch_size=batch_size, threads=threads, cuda=cuda,
                                stream=stream, cuda_graph=cuda_graph, slots=max(3, in_flight),
                                precision=request)
@@ -213,7 +225,8 @@ class Stylizer:
                                  threads=threads, batch_size=batch_size)
         self._runner = BatchRunner(self._backend, batch_size=batch_size, in_flight=in_flight,
                                    max_pixels=max_pixels, tile=tile_size, overlap=tile_overlap,
-                                   tiler=self._tiler)
+                                   tiler=self._tiler,
+                                   finish=self._painter.paint if self._painter else None)
         self._prefetch = prefetch
         self._closed = False
         b = self._backend.info
@@ -229,7 +242,8 @@ class Stylizer:
         return StylizerInfo(backend=b.name, provider=b.provider, precision=b.precision,
                             device=b.device, model_path=str(self._source.path),
                             model=self._source.info, fallback_reasons=self._fallback,
-                            batch_size=self._runner.batch_size, detail=b.detail)
+                            batch_size=self._runner.batch_size, detail=b.detail,
+                            shapes=self._painter.shapes.count if self._painter else 0)
 
     @overload
     def __call__(self, image: PathOrPil, *, strength: float = ...,

@@ -30,6 +30,7 @@ from torch import nn
 from restyle._optional import require
 from restyle.errors import ModelFormatError
 from restyle.paths import atomic_output, file_sha256
+from restyle.shapes import SHAPES_KEY
 from restyle.training.models import Generator, list_models, model_class
 
 __all__ = [
@@ -68,6 +69,8 @@ class LoadedGenerator:
     license: str
     step: int
     path: Path
+    #: The style's shape map as :meth:`restyle.shapes.ShapeMap.to_text` (``""``: none).
+    shapes: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ def save_checkpoint(
     license: str = "",
     config: Mapping[str, Any] | None = None,
     state: TrainingState | None = None,
+    shapes: str = "",
 ) -> Path:
     """Write ``generator``'s weights (and optionally the training state) as a checkpoint.
 
@@ -115,6 +119,8 @@ def save_checkpoint(
         license: Licence of the model and its style images.
         config: The training configuration as JSON-serialisable values.
         state: Optimiser, discriminator and RNG state for resuming; ``None`` for a final model.
+        shapes: The style's shape map (:meth:`restyle.shapes.ShapeMap.to_text`), kept in the
+            weights file's metadata; ``""``: none.
 
     Returns:
         The weights path.
@@ -147,6 +153,8 @@ def save_checkpoint(
     }
     metadata = {_PREFIX + k: v if isinstance(v, str) else json.dumps(v)
                 for k, v in described.items()}
+    if shapes:
+        metadata[SHAPES_KEY] = shapes
     tensors = {k: v.detach().contiguous().cpu() for k, v in generator.state_dict().items()}
     if state is not None:
         with atomic_output(state_path) as tmp:
@@ -155,6 +163,7 @@ def save_checkpoint(
     with atomic_output(weights) as tmp:
         st.save_file(tensors, str(tmp), metadata=metadata)
     record: dict[str, Any] = dict(described)
+    record["shapes"] = bool(shapes)
     record["weights"] = weights.name
     record["weights_sha256"] = file_sha256(weights)
     record["config"] = dict(config) if config is not None else None
@@ -280,6 +289,7 @@ def load_generator(path: str | Path) -> LoadedGenerator:
         license=ours.get("license", ""),
         step=step,
         path=p,
+        shapes=ours.get("shapes", ""),
     )
 
 

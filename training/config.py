@@ -81,6 +81,12 @@ class TrainConfig:
             layout is kept at this scale, and inside a block the style may draw anything.
             2 keeps the photo's detail; 16 frees large shapes (preset ``bold``). Only with
             ``features="random"`` in style mode.
+        shapes: Store the style image's closed shapes with the generator
+            (:func:`restyle.training.shapes.segment_style`, at the style image's training
+            scale): a model exported from the run paints its colours into them
+            (:mod:`restyle.shapes`). For styles made of many closed shapes — mosaic cells, dots,
+            dabs — which the network alone draws as blobs (docs/training-experiments.md,
+            session 11). One style image, style mode only.
         seed: Seeds the weights, the feature network, and every random choice.
         device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. On a
             GPU a resumed run follows the uninterrupted one only as far as its kernels are
@@ -121,6 +127,7 @@ class TrainConfig:
     crop: int | None = None
     discriminator_stages: int = 3
     content_block: int = 2
+    shapes: bool = False
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -191,6 +198,12 @@ class TrainConfig:
                 f"random features in style mode, which "
                 + (f"--features {self.features}" if self.features != "random" else "--pairs")
                 + " does not use: pass --content-block 2 (the preset bold sets 16)")
+        if self.shapes and (len(self.style) != 1 or self.pairs is not None):
+            raise ConfigError(
+                "--shapes takes the closed shapes of one style image, but "
+                + ("--pairs trains from example pairs" if self.pairs is not None
+                   else f"{len(self.style)} style images were given")
+                + ": pass exactly one --style, or leave out --shapes")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be at least 1, got {self.threads}")
         if self.preview_every < 0 or self.checkpoint_every < 0 or self.keep_checkpoints < 1:

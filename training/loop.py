@@ -28,6 +28,7 @@ import torch
 from restyle.errors import TrainingError
 from restyle.paths import atomic_output, remove_stale_temps
 from restyle.progress import Progress
+from restyle.shapes import ShapeMap, ShapePainter
 from restyle.training.checkpoint import CHECKPOINT_DIR, FINAL_NAME, find_checkpoint
 from restyle.training.config import TrainConfig
 from restyle.training.preview import write_preview
@@ -198,6 +199,8 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
         previews = previews.to(run.device)
     else:
         previews = run.content.fixed(4).to(run.device)
+    # previews show what the export will: the network's colours painted into the style's shapes
+    paint = ShapePainter(ShapeMap.from_text(run.shapes)).paint if run.shapes else None
     last: StepLog | None = None
     timed_steps, timed_seconds = 0, 0.0
     stop = _StopRequest()
@@ -223,7 +226,7 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
                 bar.update(1)
                 if config.preview_every and run.step % config.preview_every == 0:
                     write_preview(run_dir / "previews" / f"step_{run.step:06d}.png",
-                                  run.generator, previews, run.styles, targets)
+                                  run.generator, previews, run.styles, targets, paint=paint)
                 if config.checkpoint_every and run.step % config.checkpoint_every == 0:
                     run.save(_checkpoint_path(run_dir, run.step), with_state=True)
                     _prune(run_dir, config.keep_checkpoints)
@@ -244,7 +247,7 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
     _prune(run_dir, config.keep_checkpoints)
     final = run.save(run_dir / FINAL_NAME, with_state=False)
     write_preview(run_dir / "previews" / "final.png", run.generator, previews, run.styles,
-                  targets)
+                  targets, paint=paint)
     per_step = timed_seconds / timed_steps if timed_steps else float("nan")
     if timed_steps:
         log.info("trained %d steps (%.2f s/step): %s", run.step, per_step, final)

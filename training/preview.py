@@ -3,6 +3,7 @@ in paired mode a third row holds the targets."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +18,21 @@ __all__ = ["preview_grid", "write_preview"]
 
 @torch.no_grad()
 def preview_grid(generator: Generator, content: torch.Tensor, styles: list[torch.Tensor],
-                 targets: torch.Tensor | None = None) -> np.ndarray:
+                 targets: torch.Tensor | None = None, *,
+                 paint: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """An HxWx3 uint8 grid: the first style image (scaled to the tile size; blank without one)
     and the content crops in the first row, blank and their stylisations in the second, and
-    the ``targets`` (paired mode) in a third."""
+    the ``targets`` (paired mode) in a third. ``paint`` finishes each stylisation (HxWx3
+    uint8) as the exported model will (:class:`restyle.shapes.ShapePainter`)."""
     was_training = generator.training
     generator.eval()
     try:
         out = generator(content).clamp(0, 1).cpu()
     finally:
         generator.train(was_training)
+    if paint is not None:
+        frames = (out.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+        out = torch.from_numpy(np.stack([paint(f) for f in frames])).permute(0, 3, 1, 2) / 255.0
     content = content.cpu()
     n, _, h, w = content.shape
     rows = 2 if targets is None else 3
@@ -45,9 +51,10 @@ def preview_grid(generator: Generator, content: torch.Tensor, styles: list[torch
 
 
 def write_preview(path: Path, generator: Generator, content: torch.Tensor,
-                  styles: list[torch.Tensor], targets: torch.Tensor | None = None) -> Path:
+                  styles: list[torch.Tensor], targets: torch.Tensor | None = None, *,
+                  paint: Callable[[np.ndarray], np.ndarray] | None = None) -> Path:
     """Write :func:`preview_grid` as a PNG atomically; returns ``path``."""
+    grid = preview_grid(generator, content, styles, targets, paint=paint)
     with atomic_output(path) as tmp:
-        Image.fromarray(preview_grid(generator, content, styles, targets)).save(tmp,
-                                                                               format="PNG")
+        Image.fromarray(grid).save(tmp, format="PNG")
     return path

@@ -48,6 +48,7 @@ from restyle.training.data import (
     ContentImages,
     builtin_content,
     folder_content,
+    load_rgb,
     load_style_image,
     random_crops,
 )
@@ -62,6 +63,7 @@ from restyle.training.losses import (
 )
 from restyle.training.models import Generator, create_model
 from restyle.training.pairs import PairedImages, folder_pairs
+from restyle.training.shapes import segment_style
 
 __all__ = ["StepLog", "TrainingRun", "one_cycle_lr", "resolve_device"]
 
@@ -185,6 +187,12 @@ class TrainingRun:
             raise ConfigError(f"size {config.size} is not a multiple of {multiple}, which "
                               f"{config.arch} needs: use {config.size // multiple * multiple}")
         self.styles = [load_style_image(p, short_side=config.style_size) for p in config.style]
+        #: The style's closed shapes (``--shapes``), as stored in checkpoints; ``""``: none.
+        self.shapes = ""
+        if config.shapes:
+            h, w = self.styles[0].shape[-2:]
+            rgb = (load_rgb(config.style[0]) * 255.0 + 0.5).astype(np.uint8)
+            self.shapes = segment_style(rgb, size=(h, w)).to_text()
         style_side = min((min(s.shape[-2:]) for s in self.styles), default=config.size)
         self.pairs: PairedImages | None = None
         self.content: ContentImages | PairedImages
@@ -409,4 +417,4 @@ class TrainingRun:
             path, generator=self.generator, style=cfg.style_name, train_size=cfg.size,
             step=self.step, description=cfg.description, attribution=cfg.attribution,
             license=cfg.license, config=cfg.to_dict(),
-            state=self.state() if with_state else None)
+            state=self.state() if with_state else None, shapes=self.shapes)

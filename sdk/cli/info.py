@@ -22,9 +22,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.model:
         from restyle.modelinfo import read_model_info
+        from restyle.shapes import read_shapes
 
         info = read_model_info(args.model)
         data = info.as_dict()
+        shapes = read_shapes(info.path)
+        data["shapes"] = shapes.count if shapes is not None else 0  # painted after the network
         if args.json:
             sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
         else:

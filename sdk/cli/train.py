@@ -80,6 +80,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content-block", type=int, metavar="PX",
                    help="block size at which the photo's light/dark layout is kept (random "
                         "features, default 2); 16 lets the style draw large shapes")
+    p.add_argument("--shapes", action="store_true",
+                   help="store the style image's closed shapes (mosaic cells, dots, dabs) with "
+                        "the model, which paints its colours into them: for styles made of "
+                        "many closed shapes")
     p.add_argument("--pixel-weight", type=float, help="paired mode: L1 loss to the target")
     p.add_argument("--feature-weight", type=float,
                    help="paired mode: feature-matching loss to the target")
@@ -202,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             vgg_weights=args.vgg_weights, adversarial_loss=args.adversarial_loss,
             seed=args.seed, device=args.device, threads=args.threads,
             preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
-            name=args.name,
+            name=args.name, shapes=args.shapes,
             description=args.description, attribution=args.attribution, license=args.license,
             **{**paired, **preset_settings(args.preset), **given},
         )

@@ -55,3 +55,11 @@ def test_discriminator_and_content_block_bounds(tmp_path: Path, style_image: Pat
     config = TrainConfig(style=style_image, out=tmp_path, discriminator_stages=4)
     assert config.discriminator_crop == 128  # 2^(stages + 3) unless a crop is given
     assert TrainConfig(style=style_image, out=tmp_path, crop=96).discriminator_crop == 96
+
+
+def test_shapes_need_exactly_one_style_image(tmp_path: Path, style_image: Path) -> None:
+    with pytest.raises(ConfigError, match="2 style images"):
+        TrainConfig(style=(style_image, style_image), out=tmp_path, shapes=True)
+    with pytest.raises(ConfigError, match="--pairs"):
+        TrainConfig(style=(style_image,), pairs=tmp_path, out=tmp_path, shapes=True)
+    assert TrainConfig(style=(style_image,), out=tmp_path, shapes=True).shapes

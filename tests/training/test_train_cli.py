@@ -138,3 +138,47 @@ def test_style_weight_default_is_40_and_10_in_paired_mode(style_image: Path, con
     assert main(["-q", "train", "--pairs", str(tmp_path / "pairs"), "--style", str(style_image),
                  *tiny, "--style-weight", "3", "--out", str(tmp_path / "given")]) == 0
     assert json.loads((tmp_path / "given" / "config.json").read_text())["style_weight"] == 3.0
+
+
+def test_shapes_travel_from_training_to_every_frame(tmp_path: Path, content_dir: Path) -> None:
+    """``--shapes``: the style's cells are stored in the checkpoint, carried by the export (and
+    its fp16 rewrite), and every frame the Stylizer returns is painted into them at the frame's
+    own coordinates — a tiled frame as the same frame whole."""
+    from restyle import Stylizer
+    from restyle.export import to_onnx
+    from restyle.export.fp16 import to_fp16
+    from restyle.shapes import read_shapes
+    from restyle.training.checkpoint import load_generator
+    from restyle.training.procedural import draw_style
+
+    style = tmp_path / "mosaic.png"
+    draw_style("mosaic", seed=5, size=192).save(style)
+    run_dir = tmp_path / "run"
+    assert main(["-q", "train", "--style", str(style), "--shapes", "--content", str(content_dir),
+                 "--width", "4", "--blocks", "1", "--size", "32", "--batch-size", "1",
+                 "--steps", "1", "--preview-every", "0", "--out", str(run_dir)]) == 0
+    assert load_generator(run_dir).shapes
+    onnx_path = tmp_path / "m.onnx"
+    to_onnx(run_dir, onnx_path, check_shapes=[(1, 32, 32)])
+    shapes = read_shapes(onnx_path)
+    assert shapes is not None and shapes.labels.shape == (192, 192) and shapes.gap_colour
+    half = tmp_path / "m16.onnx"
+    to_fp16(onnx_path, half)
+    kept = read_shapes(half)
+    assert kept is not None and np.array_equal(kept.labels, shapes.labels)
+
+    frame = np.random.default_rng(0).integers(0, 256, (200, 230, 3), dtype=np.uint8)
+    with Stylizer(onnx_path, backend="ort_cpu") as st:
+        assert st.info.shapes == shapes.count
+        whole = st(frame)
+    with Stylizer(onnx_path, backend="ort_cpu", max_pixels=100 * 100, tile_size=96,
+                  tile_overlap=16) as st:
+        tiled = st(frame)
+    labels = np.tile(shapes.labels, (2, 2))[:200, :230]
+    grout = np.tile(shapes.tile, (2, 2, 1))[:200, :230][labels == 0]
+    assert np.array_equal(whole[labels == 0], grout)  # the style's grout, where the tile has it
+    inside = whole[labels == 7]
+    assert np.abs(inside.astype(int) - inside[0]).max() <= 30  # a cell: one colour and grain
+    assert np.abs(whole.astype(int) - tiled).mean() < 1.0
+    assert main(["-q", "train", "--style", str(style), "--style", str(style), "--shapes",
+                 "--out", str(tmp_path / "two")]) == 2  # shapes of one style image only

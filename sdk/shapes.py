@@ -1,0 +1,206 @@
+"""A style's closed shapes (mosaic cells, dots, dabs), painted with a model's colours.
+
+A network that maps a photo to a stylised photo cannot draw a mosaic cell in a flat area: the cell
+is not a function of the photo there (docs/training-experiments.md, sessions 3–11). So a model
+trained with ``restyle train --shapes`` carries the shapes of its style image — a label map of the
+style's regions, tiled over the frame, with the gap between them (grout, paper) — and after the
+network has run, each shape is filled with the mean of the network's colours under it. A shape
+that straddles an edge of the photo splits along it (up to :data:`SPLITS` times, only where the
+cut is clean), so the subject keeps its outline; the style's grain inside a shape and, for styles
+without a gap network, its colour contrast between neighbouring shapes are added back.
+
+Painting is done on whole frames at their own coordinates, after tiling: a tiled frame equals the
+same frame run whole, and video frames see the shapes in the same places (no flicker).
+numpy only; the map is made by :func:`restyle.training.shapes.segment_style` and travels in the
+model's metadata under :data:`SHAPES_KEY`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from restyle.errors import ModelFormatError
+
+__all__ = ["SHAPES_KEY", "SPLITS", "ShapeMap", "ShapePainter", "read_shapes"]
+
+#: The ONNX metadata key (and checkpoint metadata key) that holds a model's shape map.
+SHAPES_KEY = "restyle.shapes"
+#: Times a shape may split in two along an edge of the photo.
+SPLITS = 2
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_GRAIN = 0.08  # the style's grain inside a shape, at most this much luminance
+_SPLIT_STD = 0.08  # a shape splits where the photo's luminance under it spreads more than this
+_RAGGED = 4.0  # ... and only if the cut is at most this many shape diameters long
+_MIN_PART = 40  # ... leaving at least this many pixels on each side
+
+
+@dataclass(frozen=True)
+class ShapeMap:
+    """The shapes of a style image, as one tile repeated over a frame.
+
+    Attributes:
+        labels: ``H×W`` int32: 0 is the gap between shapes, 1..count the shapes.
+        tile: ``H×W×3`` uint8: the style image (gap pixels in the gap's colour).
+        lift: ``(count + 1)×3`` float32: added to each shape's colour (the style's contrast
+            between neighbouring shapes; zeros for styles with a gap network).
+        gap_colour: The colour of cuts between split shapes; ``None`` draws no cut (styles
+            whose shapes touch, such as overlapping dots).
+    """
+
+    labels: NDArray[np.int32]
+    tile: NDArray[np.uint8]
+    lift: NDArray[np.float32]
+    gap_colour: tuple[int, int, int] | None
+
+    @property
+    def count(self) -> int:
+        """Shapes in the tile."""
+        return int(self.lift.shape[0] - 1)
+
+    def to_text(self) -> str:
+        """The map as base64 text (a compressed ``.npz``), for metadata."""
+        buf = io.BytesIO()
+        gap = np.array(self.gap_colour if self.gap_colour is not None else (-1, -1, -1), np.int16)
+        np.savez_compressed(buf, labels=self.labels, tile=self.tile, lift=self.lift, gap=gap)
+        return base64.b64encode(buf.getvalue()).decode("ascii")
+
+    @classmethod
+    def from_text(cls, text: str, *, where: str = "the model") -> ShapeMap:
+        """Read :meth:`to_text`'s output.
+
+        Raises:
+            ModelFormatError: The text is not a shape map.
+        """
+        try:
+            with np.load(io.BytesIO(base64.b64decode(text, validate=True)),
+                         allow_pickle=False) as data:
+                labels, tile = data["labels"], data["tile"]
+                lift, gap = data["lift"], data["gap"]
+        except (binascii.Error, ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+            raise ModelFormatError(f"{where}: its shape map ({SHAPES_KEY}) is unreadable "
+                                   f"({exc}); export the model again") from exc
+        ok = (labels.ndim == 2 and tile.shape == (*labels.shape, 3) and tile.dtype == np.uint8
+              and lift.ndim == 2 and lift.shape[1] == 3 and labels.size > 0
+              and int(labels.min()) >= 0 and int(labels.max()) < lift.shape[0] and gap.size == 3)
+        if not ok:
+            raise ModelFormatError(f"{where}: its shape map ({SHAPES_KEY}) is inconsistent "
+                                   "(labels, tile and colours disagree); export the model again")
+        colour = None if int(gap[0]) < 0 else (int(gap[0]), int(gap[1]), int(gap[2]))
+        return cls(labels.astype(np.int32), tile, lift.astype(np.float32), colour)
+
+
+def _smooth(image: NDArray[np.float32], sigma: float = 1.5) -> NDArray[np.float32]:
+    """Separable Gaussian blur of a 2-D array (edges reflected)."""
+    radius = int(3 * sigma)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).astype(np.float32)
+    taps /= taps.sum()
+    out = image
+    for axis in (0, 1):
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad, mode="reflect")
+        n = out.shape[axis]
+        out = sum((taps[k] * padded.take(range(k, k + n), axis=axis)
+                   for k in range(taps.size)), start=np.zeros_like(out))
+    return out
+
+
+class ShapePainter:
+    """Paints frames into a :class:`ShapeMap` (the per-pixel grain is worked out once).
+
+    Example:
+        >>> labels = np.ones((8, 8), np.int32); labels[:, 4] = 0; labels[:, 5:] = 2
+        >>> tile = np.full((8, 8, 3), 128, np.uint8); tile[:, 4] = 0
+        >>> shapes = ShapeMap(labels, tile, np.zeros((3, 3), np.float32), (0, 0, 0))
+        >>> frame = np.zeros((8, 8, 3), np.uint8); frame[:, :2] = 200
+        >>> out = ShapePainter(shapes).paint(frame)
+        >>> out[0, :, 0].tolist()  # shape 1 is flat (its mean), the gap is the style's
+        [100, 100, 100, 100, 0, 0, 0, 0]
+    """
+
+    def __init__(self, shapes: ShapeMap) -> None:
+        self.shapes = shapes
+        labels = shapes.labels.ravel()
+        lum = shapes.tile.astype(np.float32) @ _LUMA / 255.0
+        n = shapes.count + 1
+        area = np.maximum(np.bincount(labels, minlength=n), 1)
+        mean = np.bincount(labels, lum.ravel(), minlength=n) / area
+        grain = np.clip(lum - mean[shapes.labels], -_GRAIN, _GRAIN)
+        self._grain = np.where(shapes.labels > 0, grain, 0.0).astype(np.float32)
+        self._gap = shapes.tile.astype(np.float32) / 255.0
+
+    def paint(self, frame: NDArray[np.uint8], *, origin: tuple[int, int] = (0, 0)
+              ) -> NDArray[np.uint8]:
+        """``frame`` (``H×W×3`` uint8, the network's output) painted into the shapes, the tile
+        laid with its corner at ``-origin`` (the frame's top-left pixel is the tile's
+        ``origin``, modulo its size)."""
+        h, w = frame.shape[:2]
+        th, tw = self.shapes.labels.shape
+        rows, cols = (np.arange(h) + origin[0]) % th, (np.arange(w) + origin[1]) % tw
+        where = np.ix_(rows, cols)
+        labels = self.shapes.labels[where].astype(np.int64)
+        gap_rgb = self._gap[where]
+        colours = frame.astype(np.float32) / 255.0
+        labels, gap_rgb = self._split(labels, gap_rgb, (colours @ _LUMA).astype(np.float32))
+        flat = labels.ravel()
+        n = int(labels.max()) + 1
+        area = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float32)
+        means = np.stack([np.bincount(flat, colours[..., c].ravel(), minlength=n)
+                          for c in range(3)], axis=1) / area[:, None]
+        means += self.shapes.lift[np.arange(n) % (self.shapes.count + 1)]
+        painted = means[labels] + self._grain[where][..., None]
+        out = np.where((labels == 0)[..., None], gap_rgb, painted)
+        return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    def _split(self, labels: NDArray[np.int64], gap_rgb: NDArray[np.float32],
+               lum: NDArray[np.float32]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Split shapes that straddle an edge of the photo, where the cut is clean."""
+        smooth = _smooth(lum)
+        first = self.shapes.count + 1
+        cut_colour = (None if self.shapes.gap_colour is None
+                      else np.array(self.shapes.gap_colour, np.float32) / 255.0)
+        for k in range(SPLITS):
+            n = first << k  # labels stay below n, and ≡ their shape modulo `first`
+            flat = labels.ravel()
+            area = np.maximum(np.bincount(flat, minlength=n), 1)
+            mean = np.bincount(flat, smooth.ravel(), minlength=n) / area
+            var = np.bincount(flat, smooth.ravel() ** 2, minlength=n) / area - mean ** 2
+            split = (np.sqrt(np.maximum(var, 0.0)) > _SPLIT_STD) & (np.arange(n) > 0)
+            upper = split[labels] & (smooth > mean[labels])
+            trial = np.where(upper, labels + n, labels)
+            edge = np.zeros(labels.shape, bool)
+            edge[:, 1:] |= (trial[:, 1:] != trial[:, :-1]) & (labels[:, 1:] == labels[:, :-1])
+            edge[1:] |= (trial[1:] != trial[:-1]) & (labels[1:] == labels[:-1])
+            edge &= labels > 0
+            cut_length = np.bincount(labels[edge], minlength=n)
+            upper_area = np.bincount(labels[upper], minlength=n)
+            ok = (split & (cut_length <= _RAGGED * np.sqrt(area))
+                  & (np.minimum(upper_area, area - upper_area) >= _MIN_PART))
+            keep = ok[labels]
+            if cut_colour is not None:
+                cut = edge & keep
+                gap_rgb = np.where(cut[..., None], cut_colour, gap_rgb)
+                labels = np.where(cut, 0, np.where(keep, trial, labels))
+            else:
+                labels = np.where(keep, trial, labels)
+        return labels, gap_rgb
+
+
+def read_shapes(path: str | os.PathLike[str]) -> ShapeMap | None:
+    """The shape map a restyle ONNX model carries, or ``None`` for a model without one.
+
+    Raises:
+        ModelFormatError: The model's shape map is unreadable.
+    """
+    from restyle.modelinfo import read_metadata_props
+
+    text = read_metadata_props(path).get(SHAPES_KEY)
+    return ShapeMap.from_text(text, where=str(path)) if text else None

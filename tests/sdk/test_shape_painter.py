@@ -1,0 +1,81 @@
+"""restyle.shapes: painting a frame into a style's closed shapes (numpy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from restyle.errors import ModelFormatError
+from restyle.shapes import ShapeMap, ShapePainter
+
+
+def _grid_map(gap: bool = True) -> ShapeMap:
+    """A 24×24 tile of sixteen 6×6 square shapes, one-pixel gap lines between them."""
+    labels = np.zeros((24, 24), np.int32)
+    for i in range(4):
+        for j in range(4):
+            labels[6 * i + (1 if gap else 0):6 * i + 6, 6 * j + (1 if gap else 0):6 * j + 6] = (
+                1 + 4 * i + j)
+    tile = np.full((24, 24, 3), 150, np.uint8)
+    tile[labels == 0] = (10, 20, 30)
+    return ShapeMap(labels, tile, np.zeros((17, 3), np.float32), (10, 20, 30) if gap else None)
+
+
+def test_text_round_trip_and_damaged_maps() -> None:
+    shapes = _grid_map()
+    back = ShapeMap.from_text(shapes.to_text())
+    assert np.array_equal(back.labels, shapes.labels) and np.array_equal(back.tile, shapes.tile)
+    assert back.gap_colour == (10, 20, 30) and back.count == 16
+    assert ShapeMap.from_text(_grid_map(gap=False).to_text()).gap_colour is None
+    with pytest.raises(ModelFormatError, match="unreadable"):
+        ShapeMap.from_text("not base64 at all!", where="m.onnx")
+    broken = ShapeMap(shapes.labels, shapes.tile[:5], shapes.lift, shapes.gap_colour)
+    with pytest.raises(ModelFormatError, match="inconsistent"):
+        ShapeMap.from_text(broken.to_text())
+
+
+def test_each_shape_is_flat_and_the_gap_is_the_styles() -> None:
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)  # two tiles down, 1⅔ across
+    out = ShapePainter(_grid_map()).paint(frame)
+    labels = np.tile(_grid_map().labels, (2, 2))[:48, :40]
+    assert (out[labels == 0] == (10, 20, 30)).all()
+    # noise has no edge to split along: every shape under the frame is one flat colour, the
+    # mean of the frame under it (the tile repeats, so a label covers several places)
+    for label in range(1, 17):
+        inside = out[labels == label]
+        assert (inside == inside[0]).all()
+        assert np.abs(inside[0] - frame[labels == label].mean(0)).max() <= 1
+
+
+def test_origin_places_the_tile_as_in_the_whole_frame() -> None:
+    """A crop painted at its origin is the crop of the whole frame's painting (for colours
+    that do not change under a shape, so the crop sees the same means)."""
+    shapes = _grid_map()
+    labels = np.tile(shapes.labels, (3, 3))[:60, :64]
+    colours = np.random.default_rng(1).integers(0, 256, (17, 3), dtype=np.uint8)
+    frame = colours[labels]
+    whole = ShapePainter(shapes).paint(frame)
+    crop = ShapePainter(shapes).paint(frame[7:50, 13:61], origin=(7, 13))
+    assert np.array_equal(crop, whole[7:50, 13:61])
+    shifted = ShapePainter(shapes).paint(frame[7:50, 13:61])  # at the wrong origin
+    assert not np.array_equal(shifted, whole[7:50, 13:61])
+
+
+def test_a_shape_across_an_edge_of_the_photo_splits_along_it() -> None:
+    labels = np.ones((40, 40), np.int32)
+    labels[:, :2] = 0
+    labels[:, 38:] = 0
+    tile = np.full((40, 40, 3), 128, np.uint8)
+    for gap, cut_expected in (((200, 0, 200), True), (None, False)):
+        shapes = ShapeMap(labels, tile, np.zeros((2, 3), np.float32), gap)
+        frame = np.zeros((40, 40, 3), np.uint8)
+        frame[:, 20:] = 240  # a hard edge down the middle of the one shape
+        out = ShapePainter(shapes).paint(frame).astype(int)
+        assert out[20, 8].max() < 30 and out[20, 32].min() > 210  # both sides keep their tone
+        cut = (out[:, 18:22] == (200, 0, 200)).all(-1).any(1)  # the cut line, in the gap colour
+        assert cut.all() if cut_expected else not cut.any()
+        # a ragged "edge" (noise around the middle tone) does not split the shape
+        speckle = np.random.default_rng(2).integers(40, 200, (40, 40, 1)).repeat(3, 2)
+        noisy = ShapePainter(shapes).paint(speckle.astype(np.uint8))
+        assert len(np.unique(noisy[labels == 1].reshape(-1, 3), axis=0)) == 1
