@@ -40,6 +40,7 @@ _GRAIN = 0.08  # the style's grain inside a shape, at most this much luminance
 _SPLIT_STD = 0.08  # a shape splits where the photo's luminance under it spreads more than this
 _RAGGED = 4.0  # ... and only if the cut is at most this many shape diameters long
 _MIN_PART = 40  # ... leaving at least this many pixels on each side
+_STATS_PIXELS = 600_000  # colours and splits are measured on about this many pixels at most
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,16 @@ def _smooth(image: NDArray[np.float32], sigma: float = 1.5) -> NDArray[np.float3
     return out
 
 
+@dataclass(frozen=True)
+class _Laid:
+    """A shape map laid over one frame geometry."""
+
+    labels: NDArray[np.int32]
+    gap: NDArray[np.bool_]
+    grain: NDArray[np.int16]  # H×W×1
+    gap_rgb: NDArray[np.uint8]  # the tile's colours at the gap pixels, in order
+
+
 class ShapePainter:
     """Paints frames into a :class:`ShapeMap` (the per-pixel grain is worked out once).
 
@@ -129,44 +140,80 @@ class ShapePainter:
     def __init__(self, shapes: ShapeMap) -> None:
         self.shapes = shapes
         labels = shapes.labels.ravel()
-        lum = shapes.tile.astype(np.float32) @ _LUMA / 255.0
+        lum = shapes.tile.astype(np.float32) @ _LUMA
         n = shapes.count + 1
         area = np.maximum(np.bincount(labels, minlength=n), 1)
         mean = np.bincount(labels, lum.ravel(), minlength=n) / area
-        grain = np.clip(lum - mean[shapes.labels], -_GRAIN, _GRAIN)
-        self._grain = np.where(shapes.labels > 0, grain, 0.0).astype(np.float32)
-        self._gap = shapes.tile.astype(np.float32) / 255.0
+        grain = np.clip(lum - mean[shapes.labels], -255 * _GRAIN, 255 * _GRAIN)
+        self._grain = np.where(shapes.labels > 0, np.rint(grain), 0).astype(np.int16)
+        self._lift = np.rint(shapes.lift * 255.0).astype(np.int16)
+        self._cut = (None if shapes.gap_colour is None
+                     else np.array(shapes.gap_colour, np.uint8))
+        self._laid: tuple[tuple[int, int, int, int], _Laid] | None = None
+
+    def _lay(self, h: int, w: int, origin: tuple[int, int]) -> _Laid:
+        """The tile laid over an ``h×w`` frame (kept for the next frame of the same size: a
+        video's frames all share one)."""
+        key = (h, w, origin[0], origin[1])
+        laid = self._laid  # one read: frames may be painted from several threads
+        if laid is None or laid[0] != key:
+            th, tw = self.shapes.labels.shape
+            rows, cols = (np.arange(h) + origin[0]) % th, (np.arange(w) + origin[1]) % tw
+            where = np.ix_(rows, cols)
+            labels = self.shapes.labels[where]
+            gap = labels == 0
+            laid = key, _Laid(labels, gap, self._grain[where][..., None],
+                              self.shapes.tile[where][gap])
+            self._laid = laid
+        return laid[1]
 
     def paint(self, frame: NDArray[np.uint8], *, origin: tuple[int, int] = (0, 0)
               ) -> NDArray[np.uint8]:
         """``frame`` (``H×W×3`` uint8, the network's output) painted into the shapes, the tile
         laid with its corner at ``-origin`` (the frame's top-left pixel is the tile's
-        ``origin``, modulo its size)."""
-        h, w = frame.shape[:2]
-        th, tw = self.shapes.labels.shape
-        rows, cols = (np.arange(h) + origin[0]) % th, (np.arange(w) + origin[1]) % tw
-        where = np.ix_(rows, cols)
-        labels = self.shapes.labels[where].astype(np.int64)
-        gap_rgb = self._gap[where]
-        colours = frame.astype(np.float32) / 255.0
-        labels, gap_rgb = self._split(labels, gap_rgb, (colours @ _LUMA).astype(np.float32))
-        flat = labels.ravel()
-        n = int(labels.max()) + 1
-        area = np.maximum(np.bincount(flat, minlength=n), 1).astype(np.float32)
-        means = np.stack([np.bincount(flat, colours[..., c].ravel(), minlength=n)
-                          for c in range(3)], axis=1) / area[:, None]
-        means += self.shapes.lift[np.arange(n) % (self.shapes.count + 1)]
-        painted = means[labels] + self._grain[where][..., None]
-        out = np.where((labels == 0)[..., None], gap_rgb, painted)
-        return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        ``origin``, modulo its size).
 
-    def _split(self, labels: NDArray[np.int64], gap_rgb: NDArray[np.float32],
-               lum: NDArray[np.float32]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        """Split shapes that straddle an edge of the photo, where the cut is clean."""
-        smooth = _smooth(lum)
+        The shapes' colours and splits are measured on every ``step``-th pixel of frames larger
+        than :data:`_STATS_PIXELS` (a 1080p frame: every second), then drawn at full size.
+        """
+        h, w = frame.shape[:2]
+        laid = self._lay(h, w, origin)
+        labels = laid.labels
+        step = max(1, int(np.ceil(np.sqrt(h * w / _STATS_PIXELS))))
+        sub = frame[::step, ::step].astype(np.float32)
+        parts, cut = self._split(labels[::step, ::step].astype(np.int64), sub @ _LUMA, step)
+        n = int(parts.max()) + 1
+        flat = parts.ravel()
+        area = np.bincount(flat, minlength=n)
+        means = np.stack([np.bincount(flat, sub[..., c].ravel(), minlength=n)
+                          for c in range(3)], axis=1) / np.maximum(area, 1)[:, None]
+        table = np.rint(means).astype(np.int16) + self._lift[np.arange(n) % self._lift.shape[0]]
+        if step > 1:  # back to full size; along shape borders each pixel keeps its own shape
+            up = np.repeat(np.repeat(parts.astype(np.int32), step, axis=0), step, axis=1)[:h, :w]
+            cut = np.repeat(np.repeat(cut, step, axis=0), step, axis=1)[:h, :w] & (labels > 0)
+            parts = np.where(up % self._lift.shape[0] == labels, up, labels)
+            parts[cut] = 0
+        painted = table[parts]
+        painted += laid.grain
+        out: NDArray[np.uint8] = np.clip(painted, 0, 255).astype(np.uint8)
+        gap = laid.gap
+        out[gap] = laid.gap_rgb
+        if self._cut is not None:
+            out[cut] = self._cut
+        unseen = (area == 0)[parts] & ~gap & ~cut  # a sliver no sampled pixel fell in
+        out[unseen] = frame[unseen]
+        return out
+
+    def _split(self, labels: NDArray[np.int64], lum: NDArray[np.float32], step: int
+               ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        """Split shapes that straddle an edge of the photo (``lum`` in 0..255), where the cut
+        is clean; returns the parts (shape ``s`` splits into ``s`` and ``s + k·(count + 1)``)
+        and the cut lines (label 0) drawn between parts when the style has a gap colour. The
+        arrays are the frame sampled every ``step``-th pixel."""
+        smooth = _smooth(lum / 255.0)
+        min_part = _MIN_PART / step ** 2  # pixels of the sampled grid
         first = self.shapes.count + 1
-        cut_colour = (None if self.shapes.gap_colour is None
-                      else np.array(self.shapes.gap_colour, np.float32) / 255.0)
+        cuts = np.zeros(labels.shape, bool)
         for k in range(SPLITS):
             n = first << k  # labels stay below n, and ≡ their shape modulo `first`
             flat = labels.ravel()
@@ -183,15 +230,14 @@ class ShapePainter:
             cut_length = np.bincount(labels[edge], minlength=n)
             upper_area = np.bincount(labels[upper], minlength=n)
             ok = (split & (cut_length <= _RAGGED * np.sqrt(area))
-                  & (np.minimum(upper_area, area - upper_area) >= _MIN_PART))
+                  & (np.minimum(upper_area, area - upper_area) >= min_part))
             keep = ok[labels]
-            if cut_colour is not None:
+            labels = np.where(keep, trial, labels)
+            if self._cut is not None:
                 cut = edge & keep
-                gap_rgb = np.where(cut[..., None], cut_colour, gap_rgb)
-                labels = np.where(cut, 0, np.where(keep, trial, labels))
-            else:
-                labels = np.where(keep, trial, labels)
-        return labels, gap_rgb
+                cuts |= cut
+                labels[cut] = 0
+        return labels, cuts
 
 
 def read_shapes(path: str | os.PathLike[str]) -> ShapeMap | None:
