@@ -47,6 +47,8 @@ class BundledRecipe:
     the style's own name."""
     style_weight: float = 10.0
     """The style loss's weight (style-image recipes; the palette styles were built with 10)."""
+    shapes: bool = False
+    """Store the style image's closed shapes with the model (``restyle train --shapes``)."""
 
 
 BUNDLED: tuple[BundledRecipe, ...] = (
@@ -63,6 +65,14 @@ BUNDLED: tuple[BundledRecipe, ...] = (
                             "losses from a drawn swirling brushwork image; dabs, not his long "
                             "swirls)",
                   steps=1500, size=192, style_weight=40.0, image="brushwork"),
+    BundledRecipe("mosaic", "glass mosaic: the photo laid in flat glass cells with dark grout "
+                            "(compact, random-feature losses; the drawn mosaic's own cells "
+                            "stored with the model and filled with its colours, --shapes)",
+                  steps=1500, size=192, style_weight=40.0, shapes=True),
+    BundledRecipe("pointillism", "pointillist dots of juxtaposed colours on light paper "
+                                 "(compact, random-feature losses; the drawn dots stored with "
+                                 "the model and filled with its colours, --shapes)",
+                  steps=1500, size=192, style_weight=40.0, shapes=True),
     BundledRecipe("ink", "pen-and-ink drawing on warm paper, learnt from XDoG renderings "
                          "(realtime generator, paired mode)",
                   steps=4000, arch="realtime", effect="ink", size=128),
@@ -152,7 +162,7 @@ def build_style(recipe: BundledRecipe, work: Path, styles_dir: Path, *,
         drawing = recipe.image or recipe.name
         image = work / f"{drawing}.png"
         draw_style(drawing, seed=SEED).save(image)
-        config = settings(style=(image,))
+        config = settings(style=(image,), shapes=recipe.shapes)
     train(config, resume=(run / "config.json").exists())
     result = to_onnx(load_generator(run), styles_dir / f"{recipe.name}.onnx",
                      check_shapes=[(1, 64, 64), (3, 333, 517), (1, 720, 1280)])

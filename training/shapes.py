@@ -4,9 +4,11 @@
 The style's colours are quantised (k-means on a median-filtered copy, so grain and
 anti-aliasing do not count), and each connected area of one quantised colour is a shape. One
 colour class may instead be the **gap** between shapes: the class whose largest connected piece
-spans the image as a thin network (a mosaic's grout, the leading of stained glass); it is kept as
-it is. Specks smaller than a few pixels join the nearest shape or the gap. The map is the style
-image as one tile, repeated over a frame (its seams are drawn as gap where a gap exists).
+runs between the shapes as thin connected lines (a mosaic's grout, the leading of stained
+glass); it is kept as it is, and so is any single piece that reaches across the whole image
+(the paper around dots or marks). Specks smaller than a few pixels join the nearest shape or
+the gap. The map is the style image as one tile, repeated over a frame (its seams are drawn
+as gap where a gap class exists).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ MAX_SIDE = 2048
 _COLOURS = 10
 _MIN_SPECK = 12
 _SAME_COLOUR = 0.12  # RGB distance (0..1 channels) under which two colours are one
+_SPANS = 0.9  # a piece reaching across this share of both sides is ground, not a shape
+_LARGE_SHAPE = 0.05  # a shape over this share of the style image draws a warning
 _GAP_HALF_WIDTH = 3.0
 _GAP_CONNECTED = 0.5
 
@@ -94,9 +98,10 @@ def segment_style(style: NDArray[np.uint8], *, size: tuple[int, int] | None = No
         size: (height, width) the shapes should have in results (the style image's training
             scale); default: the image's own.
         contrast: How much of the style's colour contrast between neighbouring shapes is added
-            to the painted colours; default 0 when the style has a gap network (a mosaic's cells
-            are told apart by their grout) and 1 when it has none (touching dots are told apart
-            only by their colours, as in pointillism).
+            to the painted colours; default 0 when the shapes have a gap or ground between them
+            (a mosaic's cells are told apart by their grout, printed dots by the paper) and 1
+            when they touch (touching dots are told apart only by their colours, as in
+            pointillism).
 
     Raises:
         ConfigError: The image has fewer than :data:`MIN_SHAPES` shapes.
@@ -139,6 +144,11 @@ def segment_style(style: NDArray[np.uint8], *, size: tuple[int, int] | None = No
     if specks.any():  # grain and anti-aliasing join the nearest shape (or gap)
         _, (rows, cols) = ndimage.distance_transform_edt(specks, return_indices=True)
         labels = labels[rows, cols]
+    h, w = classes.shape
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is not None and (box[0].stop - box[0].start >= _SPANS * h
+                                and box[1].stop - box[1].start >= _SPANS * w):
+            labels[labels == index] = 0  # a piece across the whole image is ground (paper)
     used, labels = np.unique(labels, return_inverse=True)
     labels = labels.reshape(classes.shape) + (0 if used[0] == 0 else 1)
     count = int(labels.max())
@@ -146,13 +156,20 @@ def segment_style(style: NDArray[np.uint8], *, size: tuple[int, int] | None = No
         raise ConfigError(f"the style image has {count} shape(s) of one colour, fewer than "
                           f"{MIN_SHAPES}: --shapes is for styles made of many closed shapes "
                           "(mosaic cells, dots, dabs); train without --shapes")
+    largest = float(np.bincount(labels.ravel())[1:].max() / labels.size)
+    if largest > _LARGE_SHAPE:
+        log.warning("one shape of the style image covers %.0f%% of it and will be painted in "
+                    "one colour: --shapes suits styles made of many small closed shapes "
+                    "(mosaic cells, dots, dabs); for lines and hatching train without it",
+                    100 * largest)
     out_tile = style.copy()
     gap_colour: tuple[int, int, int] | None = None
     if gap >= 0:
         r, g, b = (int(v) for v in np.median(style[classes == gap], axis=0))
         gap_colour = (r, g, b)
         out_tile[(labels == 0) & (classes != gap)] = (r, g, b)
-    weight = (0.0 if gap >= 0 else 1.0) if contrast is None else float(contrast)
+    ground = bool((labels == 0).any())  # grout, leading or paper around the shapes
+    weight = (0.0 if ground else 1.0) if contrast is None else float(contrast)
     lift = np.zeros((count + 1, 3), np.float32)
     if weight:
         sizes = np.bincount(labels.ravel())[1:]

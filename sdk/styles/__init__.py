@@ -13,9 +13,10 @@ __all__ = ["RENAMED", "BundledStyle", "list_styles", "resolve_model", "styles_di
 
 log = logging.getLogger("restyle.styles")
 
-#: Old names of bundled styles, still accepted: a name promises what the style shows, and
-#: ``mosaic`` showed a vivid false-colour palette, not mosaic cells.
-RENAMED = {"mosaic": "psychedelic"}
+#: Old names of bundled styles, still accepted where no style has taken the name back. (Until
+#: session 11 ``mosaic`` was the vivid false-colour palette now called ``psychedelic``; since
+#: then ``mosaic`` draws mosaic cells.)
+RENAMED: dict[str, str] = {}
 
 
 def styles_dir() -> Path:

@@ -41,11 +41,35 @@ def test_stylizer_takes_a_bundled_style_by_name() -> None:
     assert np.abs(out.astype(int) - image.astype(int)).mean() > 10  # it does restyle
 
 
-def test_a_renamed_style_keeps_working_under_its_old_name() -> None:
-    from restyle.styles import RENAMED, resolve_model
+@pytest.mark.parametrize("name", ["mosaic", "pointillism"])
+def test_shape_styles_draw_their_shapes_on_a_photo(name: str) -> None:
+    """``mosaic`` and ``pointillism`` carry their style image's shapes: on a sample photo every
+    shape is one colour (with the style's grain), a mosaic keeps its grout between the cells,
+    and the picture is still the photo (its coarse light and dark layout)."""
+    from PIL import Image
 
-    assert "mosaic" not in [s.name for s in list_styles()]  # it showed no mosaic cells
-    assert resolve_model("mosaic") == resolve_model(RENAMED["mosaic"])
+    from restyle.samples import sample_photos
+    from restyle.shapes import read_shapes
+    from restyle.styles import resolve_model
+
+    shapes = read_shapes(resolve_model(name))
+    assert shapes is not None and shapes.count > 50
+    photo = np.asarray(Image.open(next(p for p in sample_photos() if p.stem == "astronaut"))
+                       .convert("RGB"))[:256, :256]
+    with Stylizer(name, backend="ort_cpu") as st:
+        assert st.info.shapes == shapes.count
+        out = st(photo).astype(int)
+    labels = shapes.labels[:256, :256]
+    if shapes.gap_colour is not None:  # grout where the style has it
+        assert out[labels == 0].mean() < 80
+    spread = [out[labels == k].std(axis=0).max() for k in np.unique(labels)[1:]
+              if (labels == k).sum() > 200]
+    assert np.median(spread) < 25  # flat shapes (a photo's own spread is larger)
+
+    def coarse(a: np.ndarray) -> np.ndarray:
+        return a.mean(axis=2).reshape(8, 32, 8, 32).mean(axis=(1, 3)).ravel()
+
+    assert np.corrcoef(coarse(out), coarse(photo.astype(int)))[0, 1] > 0.5
 
 
 def test_bundled_ink_style_draws_lines_on_paper() -> None:
