@@ -26,6 +26,7 @@ from typing import Any
 from restyle._optional import require
 from restyle.errors import ConfigError, ModelFormatError, OutputError
 from restyle.modelinfo import IO_UINT8_NHWC, ModelInfo, read_model_info
+from restyle.shapes import read_shapes
 
 __all__ = ["triton_config", "write_triton_repo"]
 
@@ -191,6 +192,13 @@ def write_triton_repo(
     text_format = require("google.protobuf.text_format")  # protobuf comes with tritonclient
     src = Path(model_path)
     info = read_model_info(src)
+    shapes = read_shapes(src)
+    if shapes is not None:  # painting is not part of the graph: Triton serves the colours
+        log.warning(
+            "%s carries %d style shapes (trained with --shapes), which Triton does not paint: "
+            "paint its outputs on the client with "
+            "restyle.shapes.ShapePainter(restyle.shapes.read_shapes(%r)).paint(frame)",
+            src, shapes.count, str(src))
     model_name = name if name is not None else _default_name(info, src)
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", model_name):
         raise ConfigError(f"model name {model_name!r} is not a plain folder name: use letters, "

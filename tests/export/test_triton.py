@@ -153,3 +153,24 @@ def test_fixed_batch_needs_max_batch_size_zero(tiny_onnx: Path, tmp_path: Path) 
     config = triton_config(fixed, name="fixed", max_batch_size=0)
     assert list(config.input[0].dims) == [1, -1, -1, 3]
     assert not config.HasField("dynamic_batching")
+
+
+def test_a_model_with_shapes_warns_that_triton_does_not_paint(
+        tiny_onnx: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from restyle.shapes import SHAPES_KEY, ShapeMap
+
+    labels = np.ones((8, 8), np.int32)
+    labels[:, 4:] = 2
+    shapes = ShapeMap(labels, np.zeros((8, 8, 3), np.uint8), np.zeros((3, 3), np.float32), None)
+    model = onnx.load(str(tiny_onnx))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = SHAPES_KEY, shapes.to_text()
+    with_shapes = tmp_path / "shapes.onnx"
+    onnx.save(model, str(with_shapes))
+    with caplog.at_level("WARNING", logger="restyle.export.triton"):
+        write_triton_repo(with_shapes, tmp_path / "repo", kind="KIND_CPU")
+    assert "Triton does not paint" in caplog.text and "ShapePainter" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="restyle.export.triton"):
+        write_triton_repo(tiny_onnx, tmp_path / "repo2", kind="KIND_CPU")
+    assert "paint" not in caplog.text
