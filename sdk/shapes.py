@@ -118,10 +118,11 @@ def _smooth(image: NDArray[np.float32], sigma: float = 1.5) -> NDArray[np.float3
 class _Laid:
     """A shape map laid over one frame geometry."""
 
-    labels: NDArray[np.int32]
+    labels: NDArray[np.int64]  # each placement's shapes numbered apart: shape + span·k
     gap: NDArray[np.bool_]
     grain: NDArray[np.int16]  # H×W×1
     gap_rgb: NDArray[np.uint8]  # the tile's colours at the gap pixels, in order
+    span: int  # labels are below this; a multiple of the tile's count + 1
 
 
 class ShapePainter:
@@ -153,25 +154,50 @@ class ShapePainter:
 
     def _lay(self, h: int, w: int, origin: tuple[int, int]) -> _Laid:
         """The tile laid over an ``h×w`` frame (kept for the next frame of the same size: a
-        video's frames all share one)."""
+        video's frames all share one).
+
+        Each placement of the tile is the tile as it is or flipped across one or both axes
+        (from a hash of the placement's grid position, so a place on the canvas always gets
+        the same shapes), and its shapes are its own: a frame larger than the tile shows four
+        variants instead of one copy repeated, a shape's colour comes from its own place only,
+        and with a gap colour the placements meet along a line of it.
+        """
         key = (h, w, origin[0], origin[1])
         laid = self._laid  # one read: frames may be painted from several threads
         if laid is None or laid[0] != key:
-            th, tw = self.shapes.labels.shape
-            rows, cols = (np.arange(h) + origin[0]) % th, (np.arange(w) + origin[1]) % tw
-            where = np.ix_(rows, cols)
-            labels = self.shapes.labels[where]
-            gap = labels == 0
-            laid = key, _Laid(labels, gap, self._grain[where][..., None],
-                              self.shapes.tile[where][gap])
+            laid = key, self._laid_over(h, w, origin)
             self._laid = laid
         return laid[1]
 
-    def paint(self, frame: NDArray[np.uint8], *, origin: tuple[int, int] = (0, 0)
-              ) -> NDArray[np.uint8]:
+    def _laid_over(self, h: int, w: int, origin: tuple[int, int]) -> _Laid:
+        th, tw = self.shapes.labels.shape
+        rows, cols = np.arange(h) + origin[0], np.arange(w) + origin[1]
+        ty, tx = (rows // th)[:, None], (cols // tw)[None, :]  # the placement of each pixel
+        mix = ((ty * 73856093) ^ (tx * 19349663)) & 0xFFFFFF
+        mix = ((mix ^ (mix >> 13)) * 1274126177) & 0x7FFFFFFF  # < 2^55 before the mask
+        ry, rx = (rows % th)[:, None], (cols % tw)[None, :]
+        ry = np.where(mix & 1 << 20, th - 1 - ry, ry)
+        rx = np.where(mix & 1 << 21, tw - 1 - rx, rx)
+        labels = self.shapes.labels[ry, rx]
+        tile = self.shapes.tile[ry, rx]
+        if self._cut is not None:  # placements meet along a line of gap (grout)
+            seam = (((rows % th) == 0) & (rows > 0))[:, None] | (((cols % tw) == 0) & (cols > 0))
+            labels = np.where(seam, 0, labels)
+            tile[seam] = self._cut
+        placement = (ty - ty.min()) * (int(tx.max() - tx.min()) + 1) + (tx - tx.min())
+        first = self.shapes.count + 1
+        gap = labels == 0
+        placed = np.where(gap, 0, labels + first * placement).astype(np.int64)
+        span = first * (int(placement.max()) + 1)
+        return _Laid(placed, gap, self._grain[ry, rx][..., None], tile[gap], span)
+
+    def paint(self, frame: NDArray[np.uint8], *, origin: tuple[int, int] = (0, 0),
+              guide: NDArray[np.uint8] | None = None) -> NDArray[np.uint8]:
         """``frame`` (``H×W×3`` uint8, the network's output) painted into the shapes, the tile
         laid with its corner at ``-origin`` (the frame's top-left pixel is the tile's
-        ``origin``, modulo its size).
+        ``origin``, modulo its size). Shapes split along the edges of ``guide`` (the photo the
+        network was given, same size; default ``frame``): a network that recolours a photo
+        may blur or move the light and dark that outline its subject.
 
         The shapes' colours and splits are measured on every ``step``-th pixel of frames larger
         than :data:`_STATS_PIXELS` (a 1080p frame: every second), then drawn at full size.
@@ -181,7 +207,11 @@ class ShapePainter:
         labels = laid.labels
         step = max(1, int(np.ceil(np.sqrt(h * w / _STATS_PIXELS))))
         sub = frame[::step, ::step].astype(np.float32)
-        parts, cut = self._split(labels[::step, ::step].astype(np.int64), sub @ _LUMA, step)
+        edges = sub if guide is None else guide[::step, ::step].astype(np.float32)
+        if edges.shape != sub.shape:
+            raise ValueError(f"guide {guide.shape if guide is not None else None} and frame "
+                             f"{frame.shape} differ in size")
+        parts, cut = self._split(labels[::step, ::step], edges @ _LUMA, step, laid.span)
         n = int(parts.max()) + 1
         flat = parts.ravel()
         area = np.bincount(flat, minlength=n)
@@ -191,7 +221,7 @@ class ShapePainter:
         if step > 1:  # back to full size; along shape borders each pixel keeps its own shape
             up = np.repeat(np.repeat(parts.astype(np.int32), step, axis=0), step, axis=1)[:h, :w]
             cut = np.repeat(np.repeat(cut, step, axis=0), step, axis=1)[:h, :w] & (labels > 0)
-            parts = np.where(up % self._lift.shape[0] == labels, up, labels)
+            parts = np.where(up % laid.span == labels, up, labels)
             parts[cut] = 0
         painted = table[parts]
         painted += laid.grain
@@ -204,18 +234,17 @@ class ShapePainter:
         out[unseen] = frame[unseen]
         return out
 
-    def _split(self, labels: NDArray[np.int64], lum: NDArray[np.float32], step: int
-               ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    def _split(self, labels: NDArray[np.int64], lum: NDArray[np.float32], step: int,
+               span: int) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
         """Split shapes that straddle an edge of the photo (``lum`` in 0..255), where the cut
-        is clean; returns the parts (shape ``s`` splits into ``s`` and ``s + k·(count + 1)``)
+        is clean; returns the parts (placed shape ``s`` splits into ``s`` and ``s + span·2^k``)
         and the cut lines (label 0) drawn between parts when the style has a gap colour. The
         arrays are the frame sampled every ``step``-th pixel."""
         smooth = _smooth(lum / 255.0)
         min_part = _MIN_PART / step ** 2  # pixels of the sampled grid
-        first = self.shapes.count + 1
         cuts = np.zeros(labels.shape, bool)
         for k in range(SPLITS):
-            n = first << k  # labels stay below n, and ≡ their shape modulo `first`
+            n = span << k  # labels stay below n, and ≡ their placed shape modulo `span`
             flat = labels.ravel()
             area = np.maximum(np.bincount(flat, minlength=n), 1)
             mean = np.bincount(flat, smooth.ravel(), minlength=n) / area

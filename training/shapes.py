@@ -137,8 +137,8 @@ def segment_style(style: NDArray[np.uint8], *, size: tuple[int, int] | None = No
             pieces, n = ndimage.label(classes == j)
             labels[pieces > 0] = pieces[pieces > 0] + count
             count += n
-    if gap >= 0:  # the tile's seams cut shapes: a line of gap along them
-        labels[0], labels[:, 0] = 0, 0
+    if gap >= 0:  # the tile's edges meet other placements' edges: gap along all four
+        labels[0], labels[-1], labels[:, 0], labels[:, -1] = 0, 0, 0, 0
     area = np.bincount(labels.ravel(), minlength=count + 1)
     specks = (area[labels] < _MIN_SPECK) & (labels > 0)
     if specks.any():  # grain and anti-aliasing join the nearest shape (or gap)

@@ -10,12 +10,15 @@ from restyle.shapes import ShapeMap, ShapePainter
 
 
 def _grid_map(gap: bool = True) -> ShapeMap:
-    """A 24×24 tile of sixteen 6×6 square shapes, one-pixel gap lines between them."""
+    """A 24×24 tile of sixteen 6×6 square shapes, one-pixel gap lines between them and along
+    all four edges (as segment_style leaves a style with a gap)."""
     labels = np.zeros((24, 24), np.int32)
     for i in range(4):
         for j in range(4):
             labels[6 * i + (1 if gap else 0):6 * i + 6, 6 * j + (1 if gap else 0):6 * j + 6] = (
                 1 + 4 * i + j)
+    if gap:
+        labels[-1], labels[:, -1] = 0, 0
     tile = np.full((24, 24, 3), 150, np.uint8)
     tile[labels == 0] = (10, 20, 30)
     return ShapeMap(labels, tile, np.zeros((17, 3), np.float32), (10, 20, 30) if gap else None)
@@ -34,32 +37,42 @@ def test_text_round_trip_and_damaged_maps() -> None:
         ShapeMap.from_text(broken.to_text())
 
 
-def test_each_shape_is_flat_and_the_gap_is_the_styles() -> None:
+def test_each_placed_shape_is_flat_and_the_gap_is_the_styles() -> None:
+    """Noise has no edge to split along: every shape is one colour, the mean of the frame
+    under it at its own place (a frame larger than the tile holds several placements, each
+    rolled and flipped, with shapes of their own), and the gap keeps the style's colour."""
+    from scipy import ndimage
+
     rng = np.random.default_rng(0)
-    frame = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)  # two tiles down, 1⅔ across
+    frame = rng.integers(0, 256, (72, 64, 3), dtype=np.uint8)  # three tiles down, 2⅔ across
     out = ShapePainter(_grid_map()).paint(frame)
-    labels = np.tile(_grid_map().labels, (2, 2))[:48, :40]
-    assert (out[labels == 0] == (10, 20, 30)).all()
-    # noise has no edge to split along: every shape under the frame is one flat colour, the
-    # mean of the frame under it (the tile repeats, so a label covers several places)
-    for label in range(1, 17):
-        inside = out[labels == label]
+    gap = (out == (10, 20, 30)).all(-1)
+    assert 0.2 < gap.mean() < 0.45  # one-pixel lines around 6×6 squares (5×5 inside)
+    pieces, count = ndimage.label(~gap)
+    assert count >= 16 * 6  # the placements' squares, cut by the frame's edges
+    colours = set()
+    for k in range(1, count + 1):
+        inside = out[pieces == k]
         assert (inside == inside[0]).all()
-        assert np.abs(inside[0] - frame[labels == label].mean(0)).max() <= 1
+        assert np.abs(inside[0] - frame[pieces == k].mean(0)).max() <= 1
+        colours.add(tuple(inside[0]))
+    assert len(colours) > 0.9 * count  # no two places share a colour (each has its own mean)
 
 
-def test_origin_places_the_tile_as_in_the_whole_frame() -> None:
+def test_the_same_place_gets_the_same_shapes() -> None:
     """A crop painted at its origin is the crop of the whole frame's painting (for colours
-    that do not change under a shape, so the crop sees the same means)."""
-    shapes = _grid_map()
-    labels = np.tile(shapes.labels, (3, 3))[:60, :64]
-    colours = np.random.default_rng(1).integers(0, 256, (17, 3), dtype=np.uint8)
-    frame = colours[labels]
-    whole = ShapePainter(shapes).paint(frame)
-    crop = ShapePainter(shapes).paint(frame[7:50, 13:61], origin=(7, 13))
+    that are flat under each shape, so the crop sees the same means); placements differ."""
+    painter = ShapePainter(_grid_map())
+    noise = np.random.default_rng(1).integers(0, 256, (60, 64, 3), dtype=np.uint8)
+    flat = painter.paint(noise)  # one colour per shape: a frame the crop can reproduce
+    whole = painter.paint(flat)
+    assert np.array_equal(whole, flat)
+    crop = painter.paint(flat[7:50, 13:61], origin=(7, 13))
     assert np.array_equal(crop, whole[7:50, 13:61])
-    shifted = ShapePainter(shapes).paint(frame[7:50, 13:61])  # at the wrong origin
+    shifted = painter.paint(flat[7:50, 13:61])  # at the wrong origin
     assert not np.array_equal(shifted, whole[7:50, 13:61])
+    gap = (whole == (10, 20, 30)).all(-1)
+    assert not np.array_equal(gap[:24, :24], gap[24:48, :24])  # the next placement differs
 
 
 def test_a_shape_across_an_edge_of_the_photo_splits_along_it() -> None:
