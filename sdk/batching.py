@@ -120,8 +120,9 @@ class Window:
 
 class BatchRunner:
     """Runs prepared frames on a backend: shape batches, batches in flight, out-of-memory retries
-    with a halved batch, and tiles for frames too large for one pass. ``finish`` (e.g. a
-    :class:`~restyle.shapes.ShapePainter`'s ``paint``) runs on each whole output frame.
+    with a halved batch, and tiles for frames too large for one pass. ``finish(output, input)``
+    (e.g. painting into a style's shapes, :mod:`restyle.shapes`) runs on each whole output
+    frame and returns the frame delivered.
 
     Example:
         >>> from restyle.backends.ort_cpu import OrtCpuBackend, SessionFromOnnx
@@ -139,7 +140,7 @@ class BatchRunner:
 
     def __init__(self, backend: Backend, *, batch_size: int, in_flight: int, max_pixels: int,
                  tile: int, overlap: int, tiler: Tiler = run_tiled,
-                 finish: Callable[[Batch], Batch] | None = None) -> None:
+                 finish: Callable[[Batch, Batch], Batch] | None = None) -> None:
         self._backend = backend
         self._tiler = tiler
         self._finish = finish
@@ -205,7 +206,7 @@ class BatchRunner:
     def _finished(self, item: Item) -> Item:
         """``item`` with ``finish`` applied to its whole output frame (after any tiling)."""
         if self._finish is not None and item.output is not None:
-            item.output = self._finish(item.output)
+            item.output = self._finish(item.output, item.rgb)
         return item
 
     def _run_tiled(self, frame: Batch) -> Batch:

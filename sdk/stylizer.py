@@ -209,7 +209,7 @@ class Stylizer:
         self._source, request = choose(_model_source(model), precision, backend=backend,
                                        min_psnr_db=min_psnr_db)
         shapes = _shapes_of(self._source)
-        self._painter = ShapePainter(shapes) if shapes is not None else None
+        self._painter = painter = ShapePainter(shapes) if shapes is not None else None
         config = BackendConfig(device=device, batch_size=batch_size, threads=threads, cuda=cuda,
                                stream=stream, cuda_graph=cuda_graph, slots=max(3, in_flight),
                                precision=request)
@@ -226,7 +226,8 @@ class Stylizer:
         self._runner = BatchRunner(self._backend, batch_size=batch_size, in_flight=in_flight,
                                    max_pixels=max_pixels, tile=tile_size, overlap=tile_overlap,
                                    tiler=self._tiler,
-                                   finish=self._painter.paint if self._painter else None)
+                                   finish=None if painter is None else (
+                                       lambda out, photo: painter.paint(out, guide=photo)))
         self._prefetch = prefetch
         self._closed = False
         b = self._backend.info
