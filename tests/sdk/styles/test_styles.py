@@ -42,34 +42,44 @@ def test_stylizer_takes_a_bundled_style_by_name() -> None:
 
 
 @pytest.mark.parametrize("name", ["mosaic", "pointillism"])
-def test_shape_styles_draw_their_shapes_on_a_photo(name: str) -> None:
-    """``mosaic`` and ``pointillism`` carry their style image's shapes: on a sample photo every
-    shape is one colour (with the style's grain), a mosaic keeps its grout between the cells,
-    and the picture is still the photo (its coarse light and dark layout)."""
+def test_shape_styles_draw_their_shapes_on_photos_they_never_saw(name: str) -> None:
+    """``mosaic`` and ``pointillism`` carry their style image's shapes: the Stylizer's output
+    is the network's painted into them (split along the photo's edges), and that painting is
+    what moves the texture statistic from palette-only (~1.0, the network alone) toward the
+    style image (measured: mosaic 0.65 / 0.48 on astronaut / coffee, from 1.13 / 1.52), while
+    the photo's layout stays (edge correlation 0.62 / 0.59)."""
+    pytest.importorskip("torch")
+    import onnxruntime as ort
     from PIL import Image
 
     from restyle.samples import sample_photos
-    from restyle.shapes import read_shapes
+    from restyle.shapes import ShapePainter, read_shapes
     from restyle.styles import resolve_model
+    from restyle.training.bundled import BUNDLED, SEED
+    from restyle.training.procedural import draw_style
+    from restyle.training.texture import content_correlation, texture_score
 
-    shapes = read_shapes(resolve_model(name))
+    recipe = next(r for r in BUNDLED if r.name == name)
+    assert recipe.shapes
+    path = resolve_model(name)
+    shapes = read_shapes(path)
     assert shapes is not None and shapes.count > 50
-    photo = np.asarray(Image.open(next(p for p in sample_photos() if p.stem == "astronaut"))
-                       .convert("RGB"))[:256, :256]
+    style = np.asarray(draw_style(recipe.image or name, seed=SEED))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     with Stylizer(name, backend="ort_cpu") as st:
         assert st.info.shapes == shapes.count
-        out = st(photo).astype(int)
-    labels = shapes.labels[:256, :256]
-    if shapes.gap_colour is not None:  # grout where the style has it
-        assert out[labels == 0].mean() < 80
-    spread = [out[labels == k].std(axis=0).max() for k in np.unique(labels)[1:]
-              if (labels == k).sum() > 200]
-    assert np.median(spread) < 25  # flat shapes (a photo's own spread is larger)
-
-    def coarse(a: np.ndarray) -> np.ndarray:
-        return a.mean(axis=2).reshape(8, 32, 8, 32).mean(axis=(1, 3)).ravel()
-
-    assert np.corrcoef(coarse(out), coarse(photo.astype(int)))[0, 1] > 0.5
+        for photo_path in sample_photos():
+            if photo_path.stem not in ("astronaut", "coffee"):
+                continue
+            photo = np.asarray(Image.open(photo_path).convert("RGB"))
+            out = st(photo)
+            network = session.run(None, {"image": photo[None]})[0][0]
+            assert np.abs(out.astype(int) - ShapePainter(shapes).paint(network, guide=photo)
+                          ).mean() < 1.0  # the Stylizer paints what the network drew
+            painted = texture_score(photo, out, style).score
+            assert painted < 0.8, (photo_path.stem, painted)
+            assert texture_score(photo, network, style).score > painted + 0.3, photo_path.stem
+            assert content_correlation(photo, out) > 0.45, photo_path.stem
 
 
 def test_bundled_ink_style_draws_lines_on_paper() -> None:
