@@ -31,6 +31,8 @@ MIN_SHAPES = 8
 MAX_SIDE = 2048
 _COLOURS = 10
 _MIN_SPECK = 12
+_MIN_DEPTH = 2.5  # a shape narrower than about 5 px ...
+_SLIVER = 0.35  # ... and than a third of the typical shape's width is a sliver
 _SAME_COLOUR = 0.12  # RGB distance (0..1 channels) under which two colours are one
 _SPANS = 0.9  # a piece reaching across this share of both sides is ground, not a shape
 _LARGE_SHAPE = 0.05  # a shape over this share of the style image draws a warning
@@ -140,8 +142,20 @@ def segment_style(style: NDArray[np.uint8], *, size: tuple[int, int] | None = No
     if gap >= 0:  # the tile's edges meet other placements' edges: gap along all four
         labels[0], labels[-1], labels[:, 0], labels[:, -1] = 0, 0, 0, 0
     area = np.bincount(labels.ravel(), minlength=count + 1)
-    specks = (area[labels] < _MIN_SPECK) & (labels > 0)
-    if specks.any():  # grain and anti-aliasing join the nearest shape (or gap)
+    # specks (grain) and slivers (the blurred rim between a cell and its grout, a few px wide)
+    # are not shapes: they join the nearest shape or gap
+    edge = np.zeros(labels.shape, bool)
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    edge[:, :-1] |= labels[:, 1:] != labels[:, :-1]
+    edge[1:] |= labels[1:] != labels[:-1]
+    edge[:-1] |= labels[1:] != labels[:-1]
+    depth = ndimage.distance_transform_edt(~edge)
+    deepest = np.zeros(count + 1)
+    np.maximum.at(deepest, labels.ravel(), depth.ravel())
+    typical = float(np.median(deepest[1:][area[1:] >= _MIN_SPECK])) if count else 0.0
+    thin = deepest < min(_MIN_DEPTH, _SLIVER * typical)
+    specks = ((area[labels] < _MIN_SPECK) | thin[labels]) & (labels > 0)
+    if specks.any():
         _, (rows, cols) = ndimage.distance_transform_edt(specks, return_indices=True)
         labels = labels[rows, cols]
     h, w = classes.shape
@@ -167,7 +181,7 @@ def segment_style(style: NDArray[np.uint8], *, size: tuple[int, int] | None = No
     if gap >= 0:
         r, g, b = (int(v) for v in np.median(style[classes == gap], axis=0))
         gap_colour = (r, g, b)
-        out_tile[(labels == 0) & (classes != gap)] = (r, g, b)
+        out_tile[labels == 0] = (r, g, b)  # one grout colour: no rim of the style's cells
     ground = bool((labels == 0).any())  # grout, leading or paper around the shapes
     weight = (0.0 if ground else 1.0) if contrast is None else float(contrast)
     lift = np.zeros((count + 1, 3), np.float32)
