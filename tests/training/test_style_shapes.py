@@ -58,3 +58,24 @@ def test_painting_moves_held_out_photos_toward_the_style(name: str) -> None:
         painted = painter.paint(histogram_match(photo, style))
         assert texture_score(photo, painted, style).score < 0.75, photo_name
         assert content_correlation(photo, painted) > 0.3, photo_name
+
+
+def test_a_photographed_mosaic_still_has_cells_and_grout() -> None:
+    """Blur, uneven light, noise and JPEG: the grout is still found, and the blurred rims
+    between cells and grout do not become shapes of their own."""
+    import io
+
+    from PIL import ImageFilter
+
+    drawn = draw_style("mosaic", seed=31, size=384).filter(ImageFilter.GaussianBlur(1.2))
+    rgb = np.asarray(drawn).astype(float)
+    x = np.arange(384)[None, :, None] / 384
+    rgb = rgb * (0.75 + 0.35 * x) + np.random.default_rng(0).normal(0, 6, rgb.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=70)
+    style = np.asarray(Image.open(buf).convert("RGB"))
+    shapes = segment_style(style)
+    clean = segment_style(np.asarray(draw_style("mosaic", seed=31, size=384)))
+    assert shapes.gap_colour is not None and max(shapes.gap_colour) < 60
+    assert clean.count * 0.7 <= shapes.count <= clean.count * 2.5  # cells, not cells and rims
+    assert (shapes.tile[shapes.labels == 0] == shapes.gap_colour).all()  # one grout colour
