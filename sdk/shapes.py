@@ -6,8 +6,9 @@ trained with ``restyle train --shapes`` carries the shapes of its style image �
 style's regions, tiled over the frame, with the gap between them (grout, paper) — and after the
 network has run, each shape is filled with the mean of the network's colours under it. A shape
 that straddles an edge of the photo splits along it (up to :data:`SPLITS` times, only where the
-cut is clean), so the subject keeps its outline; the style's grain inside a shape and, for styles
-without a gap network, its colour contrast between neighbouring shapes are added back.
+cut is clean), so the subject keeps its outline; the style's grain inside a shape and, where the
+shapes touch (no grout or paper between them), its colour contrast between neighbouring shapes
+are added back.
 
 Painting is done on whole frames at their own coordinates, after tiling: a tiled frame equals the
 same frame run whole, and video frames see the shapes in the same places (no flicker).
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from restyle.errors import ModelFormatError
+from restyle.errors import ConfigError, ModelFormatError
 
 __all__ = ["SHAPES_KEY", "SPLITS", "ShapeMap", "ShapePainter", "read_shapes"]
 
@@ -45,13 +46,15 @@ _STATS_PIXELS = 600_000  # colours and splits are measured on about this many pi
 
 @dataclass(frozen=True)
 class ShapeMap:
-    """The shapes of a style image, as one tile repeated over a frame.
+    """The shapes of a style image: one tile, laid over a frame in placements
+    (:class:`ShapePainter`).
 
     Attributes:
         labels: ``H×W`` int32: 0 is the gap between shapes, 1..count the shapes.
         tile: ``H×W×3`` uint8: the style image (gap pixels in the gap's colour).
         lift: ``(count + 1)×3`` float32: added to each shape's colour (the style's contrast
-            between neighbouring shapes; zeros for styles with a gap network).
+            between neighbouring shapes; zeros where the shapes have grout or paper between
+            them).
         gap_colour: The colour of cuts between split shapes; ``None`` draws no cut (styles
             whose shapes touch, such as overlapping dots).
     """
@@ -118,7 +121,7 @@ def _smooth(image: NDArray[np.float32], sigma: float = 1.5) -> NDArray[np.float3
 class _Laid:
     """A shape map laid over one frame geometry."""
 
-    labels: NDArray[np.int64]  # each placement's shapes numbered apart: shape + span·k
+    labels: NDArray[np.int64]  # shape + (count + 1)·placement: each placement's own
     gap: NDArray[np.bool_]
     grain: NDArray[np.int16]  # H×W×1
     gap_rgb: NDArray[np.uint8]  # the tile's colours at the gap pixels, in order
@@ -209,8 +212,9 @@ class ShapePainter:
         sub = frame[::step, ::step].astype(np.float32)
         edges = sub if guide is None else guide[::step, ::step].astype(np.float32)
         if edges.shape != sub.shape:
-            raise ValueError(f"guide {guide.shape if guide is not None else None} and frame "
-                             f"{frame.shape} differ in size")
+            raise ConfigError(f"guide {guide.shape if guide is not None else None} and frame "
+                              f"{frame.shape} differ in size: pass the photo the frame was "
+                              "made from")
         parts, cut = self._split(labels[::step, ::step], edges @ _LUMA, step, laid.span)
         n = int(parts.max()) + 1
         flat = parts.ravel()

@@ -38,6 +38,7 @@ _SPANS = 0.9  # a piece reaching across this share of both sides is ground, not 
 _LARGE_SHAPE = 0.05  # a shape over this share of the style image draws a warning
 _GAP_HALF_WIDTH = 3.0
 _GAP_CONNECTED = 0.5
+_GAP_BORDERS = 0.65
 
 
 def _kmeans(pixels: NDArray[np.float64], k: int, *, seed: int = 0,
@@ -68,25 +69,36 @@ def _gap_class(classes: NDArray[np.int64], k: int) -> int:
     Connected: its largest piece holds at least :data:`_GAP_CONNECTED` of it (the shapes of
     one colour are many separate pieces); thin: its pixels lie at a median distance of at most
     :data:`_GAP_HALF_WIDTH` px from other colours, and no farther than the other classes'
-    pixels do; and it covers 2–45% of the image.
+    pixels do; between the shapes: it borders pieces holding :data:`_GAP_BORDERS` of the other
+    colours' pixels (grout meets every cell; touching dots of one colour only their
+    neighbours); and it covers 1–45% of the image.
     """
     from scipy import ndimage
 
     depth = np.zeros(classes.shape)
+    pieces = np.zeros(classes.shape, np.int64)  # connected pieces of every class, numbered apart
     for j in range(k):  # each pixel's distance to the nearest pixel of another class
         mask = classes == j
         if mask.any():
             depth[mask] = ndimage.distance_transform_edt(mask)[mask]
+            own, _ = ndimage.label(mask)
+            pieces[mask] = own[mask] + pieces.max()
+    piece_area = np.bincount(pieces.ravel())
     best, best_connected = -1, 0.0
     for j in range(k):
         mask = classes == j
-        if not 0.02 <= float(mask.mean()) <= 0.45:
+        if not 0.01 <= float(mask.mean()) <= 0.45:
             continue
         half_width = float(np.median(depth[mask]))
-        pieces, _ = ndimage.label(mask, structure=np.ones((3, 3)))  # thin diagonals connect
-        connected = float(np.bincount(pieces.ravel())[1:].max() / mask.sum())
-        if (half_width <= min(_GAP_HALF_WIDTH, float(np.median(depth[~mask])))
-                and connected >= max(_GAP_CONNECTED, best_connected)):
+        if half_width > min(_GAP_HALF_WIDTH, float(np.median(depth[~mask]))):
+            continue
+        # thin diagonals connect, and so do breaks of a pixel (a 1-px grout line filtered)
+        grown = ndimage.binary_dilation(mask)
+        network, _ = ndimage.label(grown, structure=np.ones((3, 3)))
+        connected = float(np.bincount(network[mask])[1:].max() / mask.sum())
+        bordered = np.unique(pieces[grown & ~mask])
+        borders = float(piece_area[bordered].sum() / max(1, int((~mask).sum())))
+        if connected >= max(_GAP_CONNECTED, best_connected) and borders >= _GAP_BORDERS:
             best, best_connected = j, connected
     return best
 
@@ -110,7 +122,7 @@ def segment_style(style: NDArray[np.uint8], *, size: tuple[int, int] | None = No
 
     Example:
         >>> from restyle.training.procedural import draw_style
-        >>> shapes = segment_style(np.asarray(draw_style("mosaic", seed=3, size=128)))
+        >>> shapes = segment_style(np.asarray(draw_style("mosaic", seed=3, size=512)))
         >>> shapes.gap_colour is not None and shapes.count > 8
         True
     """
@@ -131,7 +143,11 @@ def segment_style(style: NDArray[np.uint8], *, size: tuple[int, int] | None = No
     centres = _kmeans(smooth.reshape(-1, 3), _COLOURS)
     k = len(centres)
     classes = ((smooth[:, :, None, :] - centres[None, None]) ** 2).sum(-1).argmin(-1)
-    gap = _gap_class(classes, k)
+    # the gap is looked for in the unfiltered pixels: the median erases 1-px grout lines
+    raw = ((tile[:, :, None, :] - centres[None, None]) ** 2).sum(-1).argmin(-1)
+    gap = _gap_class(raw, k)
+    if gap >= 0:
+        classes[raw == gap] = gap
     labels = np.zeros(classes.shape, np.int64)
     count = 0
     for j in range(k):

@@ -92,3 +92,11 @@ def test_a_shape_across_an_edge_of_the_photo_splits_along_it() -> None:
         speckle = np.random.default_rng(2).integers(40, 200, (40, 40, 1)).repeat(3, 2)
         noisy = ShapePainter(shapes).paint(speckle.astype(np.uint8))
         assert len(np.unique(noisy[labels == 1].reshape(-1, 3), axis=0)) == 1
+
+
+def test_a_guide_of_another_size_is_refused() -> None:
+    from restyle.errors import ConfigError
+
+    frame = np.zeros((30, 30, 3), np.uint8)
+    with pytest.raises(ConfigError, match="differ in size"):
+        ShapePainter(_grid_map()).paint(frame, guide=np.zeros((30, 31, 3), np.uint8))
