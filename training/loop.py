@@ -200,7 +200,9 @@ def _train(config: TrainConfig, *, resume: bool, progress: bool,
     else:
         previews = run.content.fixed(4).to(run.device)
     # previews show what the export will: the network's colours painted into the style's shapes
-    paint = ShapePainter(ShapeMap.from_text(run.shapes)).paint if run.shapes else None
+    painter = ShapePainter(ShapeMap.from_text(run.shapes)) if run.shapes else None
+    paint = None if painter is None else (
+        lambda out, photo: painter.paint(out, guide=photo))
     last: StepLog | None = None
     timed_steps, timed_seconds = 0, 0.0
     stop = _StopRequest()

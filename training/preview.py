@@ -19,11 +19,12 @@ __all__ = ["preview_grid", "write_preview"]
 @torch.no_grad()
 def preview_grid(generator: Generator, content: torch.Tensor, styles: list[torch.Tensor],
                  targets: torch.Tensor | None = None, *,
-                 paint: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+                 paint: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> np.ndarray:
     """An HxWx3 uint8 grid: the first style image (scaled to the tile size; blank without one)
     and the content crops in the first row, blank and their stylisations in the second, and
-    the ``targets`` (paired mode) in a third. ``paint`` finishes each stylisation (HxWx3
-    uint8) as the exported model will (:class:`restyle.shapes.ShapePainter`)."""
+    the ``targets`` (paired mode) in a third. ``paint(stylisation, photo)`` (HxWx3 uint8 each)
+    finishes each stylisation as the exported model will (:mod:`restyle.shapes`)."""
     was_training = generator.training
     generator.eval()
     try:
@@ -31,8 +32,10 @@ def preview_grid(generator: Generator, content: torch.Tensor, styles: list[torch
     finally:
         generator.train(was_training)
     if paint is not None:
-        frames = (out.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
-        out = torch.from_numpy(np.stack([paint(f) for f in frames])).permute(0, 3, 1, 2) / 255.0
+        frames, photos = ((t.permute(0, 2, 3, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+                          for t in (out, content))
+        painted = np.stack([paint(f, p) for f, p in zip(frames, photos, strict=True)])
+        out = torch.from_numpy(painted).permute(0, 3, 1, 2) / 255.0
     content = content.cpu()
     n, _, h, w = content.shape
     rows = 2 if targets is None else 3
@@ -52,7 +55,7 @@ def preview_grid(generator: Generator, content: torch.Tensor, styles: list[torch
 
 def write_preview(path: Path, generator: Generator, content: torch.Tensor,
                   styles: list[torch.Tensor], targets: torch.Tensor | None = None, *,
-                  paint: Callable[[np.ndarray], np.ndarray] | None = None) -> Path:
+                  paint: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Path:
     """Write :func:`preview_grid` as a PNG atomically; returns ``path``."""
     grid = preview_grid(generator, content, styles, targets, paint=paint)
     with atomic_output(path) as tmp:
