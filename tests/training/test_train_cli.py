@@ -140,7 +140,8 @@ def test_style_weight_default_is_40_and_10_in_paired_mode(style_image: Path, con
     assert json.loads((tmp_path / "given" / "config.json").read_text())["style_weight"] == 3.0
 
 
-def test_shapes_travel_from_training_to_every_frame(tmp_path: Path, content_dir: Path) -> None:
+def test_shapes_travel_from_training_to_every_frame(tmp_path: Path, content_dir: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """``--shapes``: the style's cells are stored in the checkpoint, carried by the export (and
     its fp16 rewrite), and every frame the Stylizer returns is painted into them at the frame's
     own coordinates — a tiled frame as the same frame whole."""
@@ -162,15 +163,23 @@ def test_shapes_travel_from_training_to_every_frame(tmp_path: Path, content_dir:
     to_onnx(run_dir, onnx_path, check_shapes=[(1, 32, 32)])
     shapes = read_shapes(onnx_path)
     assert shapes is not None and shapes.labels.shape == (192, 192) and shapes.gap_colour
+    capsys.readouterr()
+    assert main(["info", str(onnx_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shapes"] == shapes.count
     half = tmp_path / "m16.onnx"
     to_fp16(onnx_path, half)
     kept = read_shapes(half)
     assert kept is not None and np.array_equal(kept.labels, shapes.labels)
 
     frame = np.random.default_rng(0).integers(0, 256, (200, 230, 3), dtype=np.uint8)
+    other = np.random.default_rng(1).integers(0, 256, (200, 230, 3), dtype=np.uint8)
     with Stylizer(onnx_path, backend="ort_cpu") as st:
         assert st.info.shapes == shapes.count
         whole = st(frame)
+        first_frame, second_frame = st.stream([frame, other])  # a video's frames
+    grout = shapes.labels == 0  # the same grout in both frames: shapes do not move (no flicker)
+    assert np.array_equal(first_frame[:192, :192][grout], second_frame[:192, :192][grout])
+    assert np.array_equal(first_frame, whole)
     with Stylizer(onnx_path, backend="ort_cpu", max_pixels=100 * 100, tile_size=96,
                   tile_overlap=16) as st:
         tiled = st(frame)
