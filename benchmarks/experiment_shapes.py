@@ -18,13 +18,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _held_out import held_out_photos
+from _held_out import held_out_photos, score_results
 from PIL import Image
 
 from restyle import Stylizer
 from restyle.shapes import ShapePainter
 from restyle.training.shapes import segment_style
-from restyle.training.texture import content_correlation, histogram_match, texture_score
+from restyle.training.texture import content_correlation, histogram_match
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     style = np.asarray(Image.open(args.style).convert("RGB"))
     painter = ShapePainter(segment_style(style))
     stylizer = Stylizer(args.model, backend="ort_cpu") if args.model else None
-    scores, contents, strip = [], [], []
+    pairs = []
     try:
         for i, photo in enumerate(held_out_photos().values()):
             if stylizer is None:
@@ -47,17 +47,13 @@ def main(argv: list[str] | None = None) -> int:
                 result = stylizer(photo)
             else:
                 result = painter.paint(stylizer(photo))
-            scores.append(round(texture_score(photo, result, style).score, 2))
-            contents.append(round(content_correlation(photo, result), 2))
             Image.fromarray(result).save(args.out / f"{i}.png")
-            strip.append(Image.fromarray(result).resize((256, 256)))
+            pairs.append((photo, result))
     finally:
         if stylizer is not None:
             stylizer.close()
-    sheet = Image.new("RGB", (256 * len(strip), 256))
-    for i, im in enumerate(strip):
-        sheet.paste(im, (256 * i, 0))
-    sheet.save(args.out / "sheet.png")
+    scores = score_results(pairs, style, args.out / "sheet.png")
+    contents = [round(content_correlation(photo, result), 2) for photo, result in pairs]
     sys.stdout.write(json.dumps({
         "style": args.style.name, "model": str(args.model) if args.model else None,
         "shapes": painter.shapes.count, "gap": painter.shapes.gap_colour,

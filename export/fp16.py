@@ -18,12 +18,11 @@ import onnx
 from numpy.typing import NDArray
 
 from restyle.errors import ConfigError, ExportError
-from restyle.export.metadata import write_metadata
+from restyle.export.metadata import shapes_of, write_metadata
 from restyle.export.verify import check_graph, ort_session
-from restyle.modelinfo import IO_UINT8_NHWC, ModelInfo, read_metadata_props
+from restyle.modelinfo import IO_UINT8_NHWC, ModelInfo
 from restyle.paths import atomic_output
 from restyle.precision import psnr
-from restyle.shapes import SHAPES_KEY
 from restyle.trt.mixed_fp16 import FP16_OPS, convert_to_mixed_fp16
 
 __all__ = [
@@ -160,7 +159,6 @@ def to_fp16(
         mixed = convert_to_mixed_fp16(model)
         check_graph(mixed)
         report = psnr_gate(model, mixed, io=info.io, images=images, min_psnr_db=min_psnr_db)
-        write_metadata(mixed, replace(info, path="", precision="fp16"),
-                       shapes=read_metadata_props(src).get(SHAPES_KEY, ""))
+        write_metadata(mixed, replace(info, path="", precision="fp16"), shapes=shapes_of(model))
         onnx.save(mixed, str(tmp))
     return report

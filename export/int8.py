@@ -45,10 +45,10 @@ from numpy.typing import NDArray
 from restyle._optional import require
 from restyle.errors import ConfigError, ExportError, QualityGateError
 from restyle.export.int8_restore import psnr_against, quantised_layers, restore_until
-from restyle.export.metadata import write_metadata
+from restyle.export.metadata import shapes_of, write_metadata
 from restyle.export.verify import check_graph
 from restyle.images import IMAGE_SUFFIXES
-from restyle.modelinfo import ModelInfo, read_metadata_props, read_model_info
+from restyle.modelinfo import ModelInfo, read_model_info
 from restyle.paths import atomic_output, file_sha256
 from restyle.precision import (
     CALIBRATION_CROP,
@@ -59,7 +59,6 @@ from restyle.precision import (
 )
 from restyle.precision_choice import Runner
 from restyle.samples import fit_photo, load_photos, sample_photos
-from restyle.shapes import SHAPES_KEY
 
 __all__ = ["HELDOUT_SKIMAGE", "RECIPE", "QuantizeReport", "heldout_photos", "quantize"]
 
@@ -340,7 +339,7 @@ def quantize(
             "source": src_p.name, "source_sha256": file_sha256(src_p),
         }
         out_info = replace(info, path="", precision="int8", quantization=record)
-        write_metadata(int8, out_info, shapes=read_metadata_props(src_p).get(SHAPES_KEY, ""))
+        write_metadata(int8, out_info, shapes=shapes_of(fp32))
         onnx.save(int8, str(tmp))
     return QuantizeReport(path=target, info=replace(out_info, path=str(target)), gate=gate,
                           calibration=calibration_record, seconds=time.monotonic() - start,

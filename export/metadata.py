@@ -16,7 +16,7 @@ from restyle.shapes import SHAPES_KEY
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["metadata_props", "write_metadata"]
+__all__ = ["metadata_props", "shapes_of", "write_metadata"]
 
 
 def metadata_props(info: ModelInfo) -> dict[str, str]:
@@ -45,6 +45,11 @@ def metadata_props(info: ModelInfo) -> dict[str, str]:
     return props
 
 
+def shapes_of(model: onnx.ModelProto) -> str:
+    """The shape map ``model`` carries (:data:`restyle.shapes.SHAPES_KEY`), ``""`` if none."""
+    return next((p.value for p in model.metadata_props if p.key == SHAPES_KEY), "")
+
+
 def write_metadata(model: onnx.ModelProto, info: ModelInfo, *, shapes: str | None = None
                    ) -> None:
     """Replace ``model``'s ``restyle.*`` metadata with ``info`` (other entries are kept).
@@ -53,8 +58,7 @@ def write_metadata(model: onnx.ModelProto, info: ModelInfo, *, shapes: str | Non
     keeps the one ``model`` carries (a model rewritten to fp16 or int8 keeps its shapes).
     """
     props = metadata_props(info)
-    old = {p.key: p.value for p in model.metadata_props}
-    shapes = old.get(SHAPES_KEY, "") if shapes is None else shapes
+    shapes = shapes_of(model) if shapes is None else shapes
     if shapes:
         props[SHAPES_KEY] = shapes
     kept = [(p.key, p.value) for p in model.metadata_props if not p.key.startswith(PREFIX)]

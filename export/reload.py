@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 from restyle.errors import ModelFormatError
+from restyle.export.metadata import shapes_of
 from restyle.export.rewrite import unfold_kernel
-from restyle.modelinfo import read_metadata_props, read_model_info
+from restyle.modelinfo import read_model_info
 from restyle.paths import file_sha256
-from restyle.shapes import SHAPES_KEY
 from restyle.training.checkpoint import LoadedGenerator
 from restyle.training.models import create_model
 
@@ -121,5 +121,5 @@ def load_onnx_generator(path: str | os.PathLike[str]) -> LoadedGenerator:
         style=info.style, description=info.description, train_size=info.train_size or 0,
         sha256=info.checkpoint_sha256 or file_sha256(p),
         attribution=info.attribution, license=info.license, step=0, path=p,
-        shapes=read_metadata_props(p).get(SHAPES_KEY, ""),
+        shapes=shapes_of(model),
     )
